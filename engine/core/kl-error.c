@@ -14,17 +14,17 @@ typedef struct {
 
 /* Indexed by KlError; the D-Bus names are org.keylime.Error.<name>. */
 static const KlErrorInfo error_info[KL_ERROR_LAST] = {
-    [KL_ERROR_INTERNAL] = {"Internal", 500},
-    [KL_ERROR_INVALID_ARGUMENT] = {"InvalidArgument", 400},
-    [KL_ERROR_NOT_FOUND] = {"NotFound", 404},
-    [KL_ERROR_PERMISSION_DENIED] = {"PermissionDenied", 403},
-    [KL_ERROR_NOT_AUTHENTICATED] = {"NotAuthenticated", 401},
-    [KL_ERROR_CONFLICT] = {"Conflict", 409},
-    [KL_ERROR_NOT_SUPPORTED] = {"NotSupported", 405},
-    [KL_ERROR_TOO_LARGE] = {"TooLarge", 413},
-    [KL_ERROR_TIMED_OUT] = {"TimedOut", 408},
-    [KL_ERROR_UNAVAILABLE] = {"Unavailable", 503},
-    [KL_ERROR_VERIFICATION_FAILED] = {"VerificationFailed", 400},
+	[KL_ERROR_INTERNAL] = {"Internal", 500},
+	[KL_ERROR_INVALID_ARGUMENT] = {"InvalidArgument", 400},
+	[KL_ERROR_NOT_FOUND] = {"NotFound", 404},
+	[KL_ERROR_PERMISSION_DENIED] = {"PermissionDenied", 403},
+	[KL_ERROR_NOT_AUTHENTICATED] = {"NotAuthenticated", 401},
+	[KL_ERROR_CONFLICT] = {"Conflict", 409},
+	[KL_ERROR_NOT_SUPPORTED] = {"NotSupported", 405},
+	[KL_ERROR_TOO_LARGE] = {"TooLarge", 413},
+	[KL_ERROR_TIMED_OUT] = {"TimedOut", 408},
+	[KL_ERROR_UNAVAILABLE] = {"Unavailable", 503},
+	[KL_ERROR_VERIFICATION_FAILED] = {"VerificationFailed", 400},
 };
 
 /*
@@ -36,11 +36,10 @@ static const struct {
 	const gchar *quark_name;
 	KlError code;
 } module_domains[] = {
-    {"kl-config-error-quark", KL_ERROR_INVALID_ARGUMENT},
-    {"kl-crypto-error-quark", KL_ERROR_INTERNAL},
-    {"g-key-file-error-quark", KL_ERROR_INVALID_ARGUMENT},
-    {"json-parser-error", KL_ERROR_INVALID_ARGUMENT},
-    {"g-convert-error-quark", KL_ERROR_INVALID_ARGUMENT},
+	{"kl-config-error-quark", KL_ERROR_INVALID_ARGUMENT},
+	{"kl-crypto-error-quark", KL_ERROR_INTERNAL},
+	{"g-key-file-error-quark", KL_ERROR_INVALID_ARGUMENT},
+	{"g-convert-error-quark", KL_ERROR_INVALID_ARGUMENT},
 };
 
 static const GDBusErrorEntry *

@@ -29,15 +29,10 @@ typedef enum {
 	KL_ERROR_LAST
 } KlError;
 
-GQuark
-kl_error_quark(void);
-guint
-kl_error_to_http_status(const GError *error);
-const gchar *
-kl_error_to_dbus_name(KlError code);
-const gchar *
-kl_error_to_string(KlError code);
-void
-kl_error_convert(GError **error);
+GQuark kl_error_quark(void);
+guint kl_error_to_http_status(const GError *error);
+const gchar *kl_error_to_dbus_name(KlError code);
+const gchar *kl_error_to_string(KlError code);
+void kl_error_convert(GError **error);
 
 G_END_DECLS

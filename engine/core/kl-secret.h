@@ -13,24 +13,15 @@ G_BEGIN_DECLS
 
 typedef struct _KlSecret KlSecret;
 
-GType
-kl_secret_get_type(void);
-KlSecret *
-kl_secret_new(const guint8 *data, gsize size);
-KlSecret *
-kl_secret_new_take(guint8 *data, gsize size);
-KlSecret *
-kl_secret_ref(KlSecret *self);
-void
-kl_secret_unref(KlSecret *self);
-const guint8 *
-kl_secret_get_data(const KlSecret *self, gsize *size);
-gsize
-kl_secret_get_size(const KlSecret *self);
-gboolean
-kl_secret_equal(const KlSecret *a, const KlSecret *b);
-KlSecret *
-kl_secret_xor(const KlSecret *a, const KlSecret *b, GError **error);
+GType kl_secret_get_type(void);
+KlSecret *kl_secret_new(const guint8 *data, gsize size);
+KlSecret *kl_secret_new_take(guint8 *data, gsize size);
+KlSecret *kl_secret_ref(KlSecret *self);
+void kl_secret_unref(KlSecret *self);
+const guint8 *kl_secret_get_data(const KlSecret *self, gsize *size);
+gsize kl_secret_get_size(const KlSecret *self);
+gboolean kl_secret_equal(const KlSecret *a, const KlSecret *b);
+KlSecret *kl_secret_xor(const KlSecret *a, const KlSecret *b, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KlSecret, kl_secret_unref)
 

@@ -11,9 +11,7 @@ G_BEGIN_DECLS
 
 typedef gboolean (*KlTestCondition)(gpointer user_data);
 
-gboolean
-kl_test_wait_for(KlTestCondition condition, gpointer user_data, guint timeout_ms);
-gboolean
-kl_test_wait_for_pointer(gpointer *location, guint timeout_ms);
+gboolean kl_test_wait_for(KlTestCondition condition, gpointer user_data, guint timeout_ms);
+gboolean kl_test_wait_for_pointer(gpointer *location, guint timeout_ms);
 
 G_END_DECLS
