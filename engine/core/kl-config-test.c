@@ -163,6 +163,10 @@ test_config_hostile(void)
 	const gchar with_nul[] = "[a]\nx = 1\0y = 2\n";
 	g_autoptr(GString) long_line = g_string_new("[a]\nx = ");
 
+	/* An empty file is a valid, empty configuration. */
+	g_assert_true(kl_config_load_data(config, NULL, 0, "empty.conf", &error));
+	g_assert_no_error(error);
+
 	memset(huge, 'a', 2 * 1024 * 1024);
 	g_assert_false(kl_config_load_data(config, huge, 2 * 1024 * 1024, "huge.conf", &error));
 	g_assert_error(error, KL_CONFIG_ERROR, KL_CONFIG_ERROR_PARSE);

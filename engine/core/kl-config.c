@@ -359,6 +359,8 @@ kl_config_load_data(KlConfig *self,
 		return FALSE;
 	}
 
+	if (length == 0)
+		return TRUE;
 	text = g_strndup(data, length);
 	lines = g_strsplit(text, "\n", -1);
 	seen_sections = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);

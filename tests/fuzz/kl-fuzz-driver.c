@@ -45,7 +45,11 @@ kl_fuzz_mutate(GRand *rand, GBytes *input, GPtrArray *corpus)
 				{0x00, 0xff, 0x7f, 0x80, '"', '[', '{', '\n', '='};
 			guint8 byte =
 				interesting[g_rand_int_range(rand, 0, G_N_ELEMENTS(interesting))];
-			g_byte_array_insert(out, position, &byte, 1);
+			g_byte_array_set_size(out, out->len + 1);
+			memmove(out->data + position + 1,
+				out->data + position,
+				out->len - 1 - position);
+			out->data[position] = byte;
 			break;
 		}
 		case 3:
