@@ -209,12 +209,24 @@ kl_crypto_get_cipher(const gchar *name, GError **error)
 	return cipher;
 }
 
-static EVP_MAC *
-kl_crypto_get_hmac(GError **error)
+/*
+ * An HMAC context per digest with the digest already set, duplicated per
+ * call: initialising a fresh context by digest name makes OpenSSL fetch
+ * the digest again on every call.
+ */
+static EVP_MAC_CTX *
+kl_crypto_new_hmac_ctx(const gchar *alg, GError **error)
 {
 	static EVP_MAC *mac = NULL;
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&kl_crypto_cache_mutex);
+	static GHashTable *templates = NULL; /* OpenSSL name → EVP_MAC_CTX* */
+	const EVP_MD *md = kl_crypto_get_md(alg, error);
+	g_autoptr(GMutexLocker) locker = NULL;
+	EVP_MAC_CTX *template_ctx;
+	EVP_MAC_CTX *ctx;
 
+	if (md == NULL)
+		return NULL;
+	locker = g_mutex_locker_new(&kl_crypto_cache_mutex);
 	if (mac == NULL) {
 		mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
 		if (mac == NULL) {
@@ -224,8 +236,36 @@ kl_crypto_get_hmac(GError **error)
 						    "HMAC unavailable");
 			return NULL;
 		}
+		templates = g_hash_table_new(g_str_hash, g_str_equal);
 	}
-	return mac;
+	template_ctx = g_hash_table_lookup(templates, EVP_MD_get0_name(md));
+	if (template_ctx == NULL) {
+		OSSL_PARAM params[] = {
+			OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+							 (gchar *)EVP_MD_get0_name(md),
+							 0),
+			OSSL_PARAM_construct_end(),
+		};
+		template_ctx = EVP_MAC_CTX_new(mac);
+		if (template_ctx == NULL || EVP_MAC_CTX_set_params(template_ctx, params) != 1) {
+			EVP_MAC_CTX_free(template_ctx);
+			kl_crypto_set_error_openssl(error,
+						    KL_CRYPTO_ERROR,
+						    KL_CRYPTO_ERROR_FAILED,
+						    "cannot create an HMAC-%s context",
+						    alg);
+			return NULL;
+		}
+		g_hash_table_insert(templates, (gpointer)EVP_MD_get0_name(md), template_ctx);
+	}
+	ctx = EVP_MAC_CTX_dup(template_ctx);
+	if (ctx == NULL)
+		kl_crypto_set_error_openssl(error,
+					    KL_CRYPTO_ERROR,
+					    KL_CRYPTO_ERROR_FAILED,
+					    "cannot create an HMAC-%s context",
+					    alg);
+	return ctx;
 }
 
 /* digests */
@@ -280,9 +320,6 @@ kl_crypto_hmac(const gchar *alg,
 	       gsize msg_len,
 	       GError **error)
 {
-	const EVP_MD *md;
-	EVP_MAC *mac;
-	OSSL_PARAM params[2];
 	guint8 out[EVP_MAX_MD_SIZE];
 	gsize out_len = 0;
 	g_autoptr(EVP_MAC_CTX) ctx = NULL;
@@ -290,26 +327,11 @@ kl_crypto_hmac(const gchar *alg,
 	g_return_val_if_fail(key != NULL || key_len == 0, NULL);
 	g_return_val_if_fail(msg != NULL || msg_len == 0, NULL);
 
-	md = kl_crypto_get_md(alg, error);
-	if (md == NULL)
+	ctx = kl_crypto_new_hmac_ctx(alg, error);
+	if (ctx == NULL)
 		return NULL;
-	mac = kl_crypto_get_hmac(error);
-	if (mac == NULL)
-		return NULL;
-	ctx = EVP_MAC_CTX_new(mac);
-	if (ctx == NULL) {
-		kl_crypto_set_error_openssl(error,
-					    KL_CRYPTO_ERROR,
-					    KL_CRYPTO_ERROR_FAILED,
-					    "cannot create HMAC context");
-		return NULL;
-	}
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-						     (gchar *)EVP_MD_get0_name(md),
-						     0);
-	params[1] = OSSL_PARAM_construct_end();
 	/* An empty key is legal HMAC; OpenSSL wants a non-NULL pointer. */
-	if (EVP_MAC_init(ctx, key != NULL ? key : (const guint8 *)"", key_len, params) != 1) {
+	if (EVP_MAC_init(ctx, key != NULL ? key : (const guint8 *)"", key_len, NULL) != 1) {
 		kl_crypto_set_error_openssl(error,
 					    KL_CRYPTO_ERROR,
 					    KL_CRYPTO_ERROR_FAILED,
