@@ -203,6 +203,7 @@ test_config_component(void)
 						       "verifier.conf.d/10-a.conf",
 						       "[verifier]\nport = 2\nip = b\n",
 						       -1);
+	g_autofree gchar *bad_dropin = NULL;
 	g_autofree gchar *ignored =
 		kl_test_dir_write(dir, "verifier.conf.d/30.conf.bak", "[verifier]\nip = c\n", -1);
 
@@ -229,7 +230,7 @@ test_config_component(void)
 	g_clear_error(&error);
 
 	/* A malformed drop-in fails the load and names itself. */
-	kl_test_dir_write(dir, "verifier.conf.d/40-bad.conf", "port = 4\n", -1);
+	bad_dropin = kl_test_dir_write(dir, "verifier.conf.d/40-bad.conf", "port = 4\n", -1);
 	g_setenv("KEYLIME_VERIFIER_CONFIG", main_path, TRUE);
 	g_assert_false(kl_config_load_component(config, "verifier", &error));
 	g_assert_nonnull(strstr(error->message, "40-bad.conf:1"));
