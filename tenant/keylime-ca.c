@@ -85,16 +85,20 @@ kl_ca_run(KlCaCommand command, const gchar *dir, const gchar *name, const KlCaSe
 		return kl_ca_failed(error);
 
 	switch (command) {
-	case KL_CA_COMMAND_CREATE:
+	case KL_CA_COMMAND_CREATE: {
+		g_autofree gchar *serial = NULL;
 		if (!kl_ca_create_cert(ca, name, &error))
 			return kl_ca_failed(error);
+		/* xgettext cannot see through G_GUINT64_FORMAT: pass the serial as text. */
+		serial = g_strdup_printf("%" G_GUINT64_FORMAT, kl_ca_get_last_serial(ca));
 		/* TRANSLATORS: first %s is a certificate name, then a serial
 		 * number, then a directory */
-		g_print(_("Created certificate %s (serial %" G_GUINT64_FORMAT ") in %s\n"),
+		g_print(_("Created certificate %s (serial %s) in %s\n"),
 			name,
-			kl_ca_get_last_serial(ca),
+			serial,
 			kl_ca_get_dir(ca));
 		break;
+	}
 	case KL_CA_COMMAND_PKG: {
 		g_autofree gchar *path = kl_ca_write_package(ca, name, &error);
 		if (path == NULL)
