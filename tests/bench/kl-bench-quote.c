@@ -13,17 +13,15 @@
 #include "config.h"
 
 #include <openssl/ec.h>
-#include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
-#include <tss2/tss2_rc.h>
-#include <tss2/tss2_tctildr.h>
 
 #include "kl-finding.h"
 #include "kl-ima-verify.h"
 #include "kl-quote.h"
-#include "kl-test-swtpm.h"
+#include "kl-test-tpm.h"
 
 #define BENCH_POOL	  32u
+#define BENCH_MASK	  0x418000u /* PCRs 15, 16, 22: the tpm suite's selection */
 #define BENCH_ZERO_SHA256 "0000000000000000000000000000000000000000000000000000000000000000"
 
 typedef struct {
@@ -32,143 +30,6 @@ typedef struct {
 	GBytes *attest; /* for the baseline */
 	GBytes *raw_sig;
 } BenchQuote;
-
-static void
-bench_check(TSS2_RC rc, const gchar *what)
-{
-	if (rc != TSS2_RC_SUCCESS)
-		g_error("%s: 0x%x %s", what, (guint)rc, Tss2_RC_Decode(rc));
-}
-
-static ESYS_TR
-bench_ek_session(ESYS_CONTEXT *esys)
-{
-	TPMT_SYM_DEF symmetric = {.algorithm = TPM2_ALG_NULL};
-	ESYS_TR session = ESYS_TR_NONE;
-
-	bench_check(Esys_StartAuthSession(esys,
-					  ESYS_TR_NONE,
-					  ESYS_TR_NONE,
-					  ESYS_TR_NONE,
-					  ESYS_TR_NONE,
-					  ESYS_TR_NONE,
-					  NULL,
-					  TPM2_SE_POLICY,
-					  &symmetric,
-					  TPM2_ALG_SHA256,
-					  &session),
-		    "Esys_StartAuthSession");
-	bench_check(Esys_PolicySecret(esys,
-				      ESYS_TR_RH_ENDORSEMENT,
-				      session,
-				      ESYS_TR_PASSWORD,
-				      ESYS_TR_NONE,
-				      ESYS_TR_NONE,
-				      NULL,
-				      NULL,
-				      NULL,
-				      0,
-				      NULL,
-				      NULL),
-		    "Esys_PolicySecret");
-	return session;
-}
-
-/* A restricted signing key under the EK, loaded; its parsed public out. */
-static ESYS_TR
-bench_ak_new(ESYS_CONTEXT *esys, ESYS_TR ek, TPM2_ALG_ID type, KlTpmPublic **pub_out)
-{
-	g_autoptr(GError) error = NULL;
-	TPM2B_SENSITIVE_CREATE sensitive = {0};
-	TPM2B_PUBLIC tpl = {0};
-	TPM2B_DATA outside = {0};
-	TPML_PCR_SELECTION creation_pcr = {0};
-	TPM2B_PRIVATE *priv = NULL;
-	TPM2B_PUBLIC *pub = NULL;
-	guint8 buf[sizeof(TPM2B_PUBLIC)];
-	size_t offset = 0;
-	ESYS_TR session;
-	ESYS_TR handle = ESYS_TR_NONE;
-
-	tpl.publicArea.type = type;
-	tpl.publicArea.nameAlg = TPM2_ALG_SHA256;
-	tpl.publicArea.objectAttributes =
-		TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-		TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT;
-	if (type == TPM2_ALG_RSA) {
-		tpl.publicArea.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
-		tpl.publicArea.parameters.rsaDetail.scheme.scheme = TPM2_ALG_RSASSA;
-		tpl.publicArea.parameters.rsaDetail.scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
-		tpl.publicArea.parameters.rsaDetail.keyBits = 2048;
-	} else {
-		tpl.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
-		tpl.publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
-		tpl.publicArea.parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
-		tpl.publicArea.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
-		tpl.publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-	}
-	session = bench_ek_session(esys);
-	bench_check(Esys_Create(esys,
-				ek,
-				session,
-				ESYS_TR_NONE,
-				ESYS_TR_NONE,
-				&sensitive,
-				&tpl,
-				&outside,
-				&creation_pcr,
-				&priv,
-				&pub,
-				NULL,
-				NULL,
-				NULL),
-		    "Esys_Create");
-	Esys_FlushContext(esys, session);
-	session = bench_ek_session(esys);
-	bench_check(Esys_Load(esys, ek, session, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, &handle),
-		    "Esys_Load");
-	Esys_FlushContext(esys, session);
-	bench_check(Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &offset), "marshal");
-	*pub_out = kl_tpm_public_new_from_data(buf, offset, &error);
-	if (*pub_out == NULL)
-		g_error("AK public: %s", error->message);
-	Esys_Free(priv);
-	Esys_Free(pub);
-	return handle;
-}
-
-static KlPcrBank *
-bench_read_pcrs(ESYS_CONTEXT *esys, const TPML_PCR_SELECTION *sel)
-{
-	KlPcrBank *bank = kl_pcr_bank_new(TPM2_ALG_SHA256, NULL);
-	guint32 mask = kl_tpm_pcr_selection_get_mask(&sel->pcrSelections[0]);
-	TPML_DIGEST *values = NULL;
-	guint next = 0;
-
-	/* at most 8 values per read: 3 PCRs fit */
-	bench_check(Esys_PCR_Read(esys,
-				  ESYS_TR_NONE,
-				  ESYS_TR_NONE,
-				  ESYS_TR_NONE,
-				  sel,
-				  NULL,
-				  NULL,
-				  &values),
-		    "Esys_PCR_Read");
-	for (guint pcr = 0; pcr < KL_TPM_PCR_COUNT; pcr++) {
-		if ((mask & (1u << pcr)) == 0)
-			continue;
-		if (!kl_pcr_bank_set(bank,
-				     pcr,
-				     values->digests[next].buffer,
-				     values->digests[next].size,
-				     NULL))
-			g_error("PCR %u", pcr);
-		next++;
-	}
-	Esys_Free(values);
-	return bank;
-}
 
 static GBytes *
 bench_raw_signature(const TPMT_SIGNATURE *sig)
@@ -200,51 +61,50 @@ bench_raw_signature(const TPMT_SIGNATURE *sig)
 }
 
 static void
-bench_make_pool(ESYS_CONTEXT *esys, ESYS_TR ak, BenchQuote *pool)
+bench_make_pool(KlTestTpm *tpm, KlTestTpmAk *ak, BenchQuote *pool)
 {
-	TPML_PCR_SELECTION sel = {.count = 1};
-
-	sel.pcrSelections[0].hash = TPM2_ALG_SHA256;
-	sel.pcrSelections[0].sizeofSelect = 3;
-	sel.pcrSelections[0].pcrSelect[1] = 0x80;
-	sel.pcrSelections[0].pcrSelect[2] = 0x41; /* 15, 16, 22 */
 	for (guint i = 0; i < BENCH_POOL; i++) {
-		TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};
-		TPM2B_DATA qualifying = {0};
-		TPM2B_ATTEST *quoted = NULL;
-		TPMT_SIGNATURE *sig = NULL;
-		guint8 buf[sizeof(TPMT_SIGNATURE)];
+		g_autoptr(GError) error = NULL;
+		g_autoptr(KlTestTpmQuote) quote = NULL;
+		TPMT_SIGNATURE sig = {0};
 		size_t offset = 0;
-		g_autoptr(GBytes) sig_bytes = NULL;
-		g_autoptr(GBytes) pcrblob = NULL;
-		g_autoptr(GPtrArray) banks =
-			g_ptr_array_new_with_free_func((GDestroyNotify)kl_pcr_bank_free);
 
 		pool[i].nonce = g_strdup_printf("bench-nonce-%08u", i);
-		qualifying.size = (UINT16)strlen(pool[i].nonce);
-		memcpy(qualifying.buffer, pool[i].nonce, qualifying.size);
-		bench_check(Esys_Quote(esys,
-				       ak,
-				       ESYS_TR_PASSWORD,
-				       ESYS_TR_NONE,
-				       ESYS_TR_NONE,
-				       &qualifying,
-				       &scheme,
-				       &sel,
-				       &quoted,
-				       &sig),
-			    "Esys_Quote");
-		bench_check(Tss2_MU_TPMT_SIGNATURE_Marshal(sig, buf, sizeof(buf), &offset),
-			    "marshal");
-		sig_bytes = g_bytes_new(buf, offset);
-		g_ptr_array_add(banks, bench_read_pcrs(esys, &sel));
-		pcrblob = kl_tpm_pcrblob_build(banks, NULL);
-		pool[i].attest = g_bytes_new(quoted->attestationData, quoted->size);
-		pool[i].raw_sig = bench_raw_signature(sig);
-		pool[i].text = kl_quote_encode(pool[i].attest, sig_bytes, pcrblob);
-		Esys_Free(quoted);
-		Esys_Free(sig);
+		quote = kl_test_tpm_quote_raw(tpm,
+					      ak,
+					      pool[i].nonce,
+					      BENCH_MASK,
+					      TPM2_ALG_SHA256,
+					      &error);
+		if (quote == NULL)
+			g_error("quote: %s", error->message);
+		/* the baseline wants the signature in OpenSSL's form */
+		if (Tss2_MU_TPMT_SIGNATURE_Unmarshal(g_bytes_get_data(quote->signature, NULL),
+						     g_bytes_get_size(quote->signature),
+						     &offset,
+						     &sig) != TSS2_RC_SUCCESS)
+			g_error("TPMT_SIGNATURE");
+		pool[i].attest = g_bytes_ref(quote->attest);
+		pool[i].raw_sig = bench_raw_signature(&sig);
+		pool[i].text = kl_test_tpm_quote_encode(quote->attest,
+							quote->signature,
+							quote->banks,
+							&error);
+		if (pool[i].text == NULL)
+			g_error("encode: %s", error->message);
 	}
+}
+
+/* A restricted signing key under the EK, loaded, made from @tpm. */
+static KlTestTpmAk *
+bench_ak_new(KlTestTpm *tpm, TPM2_ALG_ID type, TPM2_ALG_ID scheme)
+{
+	g_autoptr(GError) error = NULL;
+	KlTestTpmAk *ak = kl_test_tpm_create_ak(tpm, type, scheme, TPM2_ALG_SHA256, TRUE, &error);
+
+	if (ak == NULL)
+		g_error("AK: %s", error->message);
+	return ak;
 }
 
 static void
@@ -362,13 +222,9 @@ int
 main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(KlTestSwtpm) swtpm = NULL;
-	g_autoptr(KlTpmPublic) rsa_pub = NULL;
-	g_autoptr(KlTpmPublic) ecc_pub = NULL;
-	TSS2_TCTI_CONTEXT *tcti = NULL;
-	ESYS_CONTEXT *esys = NULL;
-	ESYS_TR ek = ESYS_TR_NONE;
-	ESYS_TR ak;
+	g_autoptr(KlTestTpm) tpm = NULL;
+	g_autoptr(KlTestTpmAk) rsa_ak = NULL;
+	g_autoptr(KlTestTpmAk) ecc_ak = NULL;
 	BenchQuote rsa_pool[BENCH_POOL] = {{NULL}};
 	BenchQuote ecc_pool[BENCH_POOL] = {{NULL}};
 	guint iterations = 20000;
@@ -380,37 +236,32 @@ main(int argc, char **argv)
 		return 77;
 	}
 	g_setenv("TSS2_LOG", "all+NONE", FALSE);
-	swtpm = kl_test_swtpm_new(&error);
-	if (swtpm == NULL)
+	tpm = kl_test_tpm_new_fixture(&error);
+	if (tpm == NULL)
 		g_error("swtpm: %s", error->message);
-	bench_check(Tss2_TctiLdr_Initialize(kl_test_swtpm_get_tcti(swtpm), &tcti), "tcti");
-	bench_check(Esys_Initialize(&esys, tcti, NULL), "Esys_Initialize");
-	bench_check(Esys_TR_FromTPMPublic(esys,
-					  KL_TEST_SWTPM_EK_HANDLE_RSA,
-					  ESYS_TR_NONE,
-					  ESYS_TR_NONE,
-					  ESYS_TR_NONE,
-					  &ek),
-		    "EK");
 
 	/* one AK loaded at a time: swtpm has 3 transient slots */
-	ak = bench_ak_new(esys, ek, TPM2_ALG_RSA, &rsa_pub);
-	bench_make_pool(esys, ak, rsa_pool);
-	Esys_FlushContext(esys, ak);
-	ak = bench_ak_new(esys, ek, TPM2_ALG_ECC, &ecc_pub);
-	bench_make_pool(esys, ak, ecc_pool);
-	Esys_FlushContext(esys, ak);
-	Esys_Finalize(&esys);
-	Tss2_TctiLdr_Finalize(&tcti);
+	rsa_ak = bench_ak_new(tpm, TPM2_ALG_RSA, TPM2_ALG_RSASSA);
+	bench_make_pool(tpm, rsa_ak, rsa_pool);
+	if (!kl_test_tpm_unload_ak(tpm, rsa_ak, &error))
+		g_error("%s", error->message);
+	ecc_ak = bench_ak_new(tpm, TPM2_ALG_ECC, TPM2_ALG_ECDSA);
+	bench_make_pool(tpm, ecc_ak, ecc_pool);
+	if (!kl_test_tpm_unload_ak(tpm, ecc_ak, &error))
+		g_error("%s", error->message);
+	g_clear_pointer(&tpm, kl_test_tpm_free);
 
 	g_print("# quote verification, %u quotes per key from a pool of %u swtpm quotes\n",
 		iterations,
 		BENCH_POOL);
 	g_print("# ours = parse the quote string + all checks; raw = EVP_DigestVerify only\n");
-	bench_run("RSA-2048 RSASSA-SHA256", rsa_pool, kl_tpm_public_get_key(rsa_pub), iterations);
+	bench_run("RSA-2048 RSASSA-SHA256",
+		  rsa_pool,
+		  kl_tpm_public_get_key(rsa_ak->pub),
+		  iterations);
 	bench_run("ECC P-256 ECDSA-SHA256",
 		  ecc_pool,
-		  kl_tpm_public_get_key(ecc_pub),
+		  kl_tpm_public_get_key(ecc_ak->pub),
 		  iterations / 4);
 	{
 		const gchar *policy_json =
@@ -422,7 +273,7 @@ main(int argc, char **argv)
 			" \"verification-keys\": \"\"}";
 		g_autoptr(KlRuntimePolicy) policy =
 			kl_runtime_policy_new_from_json(policy_json, strlen(policy_json), &error);
-		EVP_PKEY *key = kl_tpm_public_get_key(rsa_pub);
+		EVP_PKEY *key = kl_tpm_public_get_key(rsa_ak->pub);
 		gdouble bare;
 		gdouble with_ima;
 		if (policy == NULL)

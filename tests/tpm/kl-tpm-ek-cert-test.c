@@ -7,140 +7,27 @@
 #include "config.h"
 
 #include <openssl/ec.h>
-#include <tss2/tss2_esys.h>
-#include <tss2/tss2_rc.h>
-#include <tss2/tss2_tctildr.h>
 
 #include <gio/gio.h>
 
-#include "kl-test-swtpm.h"
+#include "kl-test-tpm.h"
 #include "kl-x509.h"
 
-/* TPM2_PT_NV_BUFFER_MAX of swtpm; real TPMs are at least this large. */
-#define KL_TPM_TEST_NV_CHUNK 1024
-
 #define KL_TPM_TEST_N_PARALLEL 4
-
-typedef struct {
-	TSS2_TCTI_CONTEXT *tcti;
-	ESYS_CONTEXT *esys;
-} KlTpmTestConn;
-
-static void
-kl_tpm_test_conn_free(KlTpmTestConn *self)
-{
-	if (self == NULL)
-		return;
-	if (self->esys != NULL)
-		Esys_Finalize(&self->esys);
-	if (self->tcti != NULL)
-		Tss2_TctiLdr_Finalize(&self->tcti);
-	g_free(self);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(KlTpmTestConn, kl_tpm_test_conn_free)
-
-static gboolean
-kl_tpm_test_check_rc(TSS2_RC rc, const gchar *what, GError **error)
-{
-	if (rc == TSS2_RC_SUCCESS)
-		return TRUE;
-	g_set_error(error,
-		    G_IO_ERROR,
-		    G_IO_ERROR_FAILED,
-		    "%s: 0x%x %s",
-		    what,
-		    (guint)rc,
-		    Tss2_RC_Decode(rc));
-	return FALSE;
-}
-
-static KlTpmTestConn *
-kl_tpm_test_conn_new(const gchar *tcti_conf, GError **error)
-{
-	g_autoptr(KlTpmTestConn) self = g_new0(KlTpmTestConn, 1);
-
-	if (!kl_tpm_test_check_rc(Tss2_TctiLdr_Initialize(tcti_conf, &self->tcti),
-				  "Tss2_TctiLdr_Initialize",
-				  error))
-		return NULL;
-	if (!kl_tpm_test_check_rc(Esys_Initialize(&self->esys, self->tcti, NULL),
-				  "Esys_Initialize",
-				  error))
-		return NULL;
-	return g_steal_pointer(&self);
-}
-
-/* Reads a whole NV index in chunks, authorising with the index itself (the
- * EK certificate indices are AUTHREAD with an empty auth value). */
-static GBytes *
-kl_tpm_test_nv_read(KlTpmTestConn *conn, TPM2_HANDLE index, GError **error)
-{
-	ESYS_TR nv = ESYS_TR_NONE;
-	TPM2B_NV_PUBLIC *pub = NULL;
-	g_autoptr(GByteArray) buf = g_byte_array_new();
-	guint16 size;
-	TSS2_RC rc;
-
-	rc = Esys_TR_FromTPMPublic(conn->esys,
-				   index,
-				   ESYS_TR_NONE,
-				   ESYS_TR_NONE,
-				   ESYS_TR_NONE,
-				   &nv);
-	if (!kl_tpm_test_check_rc(rc, "Esys_TR_FromTPMPublic", error))
-		return NULL;
-	rc = Esys_NV_ReadPublic(conn->esys,
-				nv,
-				ESYS_TR_NONE,
-				ESYS_TR_NONE,
-				ESYS_TR_NONE,
-				&pub,
-				NULL);
-	if (!kl_tpm_test_check_rc(rc, "Esys_NV_ReadPublic", error)) {
-		Esys_TR_Close(conn->esys, &nv);
-		return NULL;
-	}
-	size = pub->nvPublic.dataSize;
-	Esys_Free(pub);
-
-	while (buf->len < size) {
-		guint16 chunk = MIN(size - buf->len, KL_TPM_TEST_NV_CHUNK);
-		TPM2B_MAX_NV_BUFFER *data = NULL;
-
-		rc = Esys_NV_Read(conn->esys,
-				  nv,
-				  nv,
-				  ESYS_TR_PASSWORD,
-				  ESYS_TR_NONE,
-				  ESYS_TR_NONE,
-				  chunk,
-				  buf->len,
-				  &data);
-		if (!kl_tpm_test_check_rc(rc, "Esys_NV_Read", error)) {
-			Esys_TR_Close(conn->esys, &nv);
-			return NULL;
-		}
-		g_byte_array_append(buf, data->buffer, data->size);
-		Esys_Free(data);
-	}
-	Esys_TR_Close(conn->esys, &nv);
-	return g_byte_array_free_to_bytes(g_steal_pointer(&buf));
-}
 
 static X509 *
 kl_tpm_test_read_ek_cert(KlTestSwtpm *swtpm, TPM2_HANDLE index)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(KlTpmTestConn) conn = NULL;
+	g_autoptr(KlTestTpm) tpm = NULL;
 	g_autoptr(GBytes) der = NULL;
 	X509 *cert;
 
-	conn = kl_tpm_test_conn_new(kl_test_swtpm_get_tcti(swtpm), &error);
+	tpm = kl_test_tpm_new(swtpm, &error);
 	g_assert_no_error(error);
-	der = kl_tpm_test_nv_read(conn, index, &error);
+	der = kl_test_tpm_nv_read(tpm, index, &error);
 	g_assert_no_error(error);
-	g_assert_cmpuint(g_bytes_get_size(der), >, KL_TPM_TEST_NV_CHUNK / 2);
+	g_assert_cmpuint(g_bytes_get_size(der), >, KL_TEST_TPM_NV_CHUNK / 2);
 	cert = kl_x509_load_der(g_bytes_get_data(der, NULL), g_bytes_get_size(der), &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(cert);

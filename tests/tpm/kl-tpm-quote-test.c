@@ -14,16 +14,13 @@
  */
 #include "config.h"
 
-#include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
-#include <tss2/tss2_rc.h>
-#include <tss2/tss2_tctildr.h>
 
 #include <gio/gio.h>
 
 #include "kl-finding.h"
 #include "kl-quote.h"
-#include "kl-test-swtpm.h"
+#include "kl-test-tpm.h"
 #include "kl-tpm-policy.h"
 #include "kl-x509.h"
 
@@ -35,217 +32,53 @@
 /* the fuzz target's fixed nonce */
 #define TEST_SEED_NONCE "kl-fuzz-nonce-000001"
 
-typedef struct {
-	TSS2_TCTI_CONTEXT *tcti;
-	ESYS_CONTEXT *esys;
-	ESYS_TR ek;
-	KlTestSwtpm *swtpm;
-} Conn;
-
-typedef struct {
-	ESYS_TR handle; /* ESYS_TR_NONE when not loaded */
-	GBytes *public_blob;
-	KlTpmPublic *pub;
-} Ak;
-
-static void
-check_rc(TSS2_RC rc, const gchar *what)
-{
-	if (rc != TSS2_RC_SUCCESS)
-		g_error("%s: 0x%x %s", what, (guint)rc, Tss2_RC_Decode(rc));
-}
-
-static void
-conn_free(Conn *self)
-{
-	if (self == NULL)
-		return;
-	if (self->esys != NULL)
-		Esys_Finalize(&self->esys);
-	if (self->tcti != NULL)
-		Tss2_TctiLdr_Finalize(&self->tcti);
-	kl_test_swtpm_free(self->swtpm);
-	g_free(self);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Conn, conn_free)
-
-static void
-ak_free(Ak *self)
-{
-	if (self == NULL)
-		return;
-	g_bytes_unref(self->public_blob);
-	kl_tpm_public_free(self->pub);
-	g_free(self);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Ak, ak_free)
-
-static Conn *
-conn_new(void)
+static KlTestTpm *
+tpm_new(void)
 {
 	g_autoptr(GError) error = NULL;
-	Conn *self = g_new0(Conn, 1);
+	KlTestTpm *tpm = kl_test_tpm_new_fixture(&error);
 
-	self->swtpm = kl_test_swtpm_new(&error);
 	g_assert_no_error(error);
-	check_rc(Tss2_TctiLdr_Initialize(kl_test_swtpm_get_tcti(self->swtpm), &self->tcti),
-		 "Tss2_TctiLdr_Initialize");
-	check_rc(Esys_Initialize(&self->esys, self->tcti, NULL), "Esys_Initialize");
-	check_rc(Esys_TR_FromTPMPublic(self->esys,
-				       KL_TEST_SWTPM_EK_HANDLE_RSA,
-				       ESYS_TR_NONE,
-				       ESYS_TR_NONE,
-				       ESYS_TR_NONE,
-				       &self->ek),
-		 "Esys_TR_FromTPMPublic(EK)");
-	return self;
+	g_assert_nonnull(tpm);
+	return tpm;
 }
 
-/* The EK's authPolicy is PolicySecret(endorsement): a fresh session per use. */
-static ESYS_TR
-ek_session(Conn *conn)
-{
-	TPMT_SYM_DEF symmetric = {.algorithm = TPM2_ALG_NULL};
-	ESYS_TR session = ESYS_TR_NONE;
-
-	check_rc(Esys_StartAuthSession(conn->esys,
-				       ESYS_TR_NONE,
-				       ESYS_TR_NONE,
-				       ESYS_TR_NONE,
-				       ESYS_TR_NONE,
-				       ESYS_TR_NONE,
-				       NULL,
-				       TPM2_SE_POLICY,
-				       &symmetric,
-				       TPM2_ALG_SHA256,
-				       &session),
-		 "Esys_StartAuthSession");
-	check_rc(Esys_PolicySecret(conn->esys,
-				   ESYS_TR_RH_ENDORSEMENT,
-				   session,
-				   ESYS_TR_PASSWORD,
-				   ESYS_TR_NONE,
-				   ESYS_TR_NONE,
-				   NULL,
-				   NULL,
-				   NULL,
-				   0,
-				   NULL,
-				   NULL),
-		 "Esys_PolicySecret");
-	return session;
-}
-
-static void
-session_done(Conn *conn, ESYS_TR session)
-{
-	/* gone already if the command ended the session */
-	Esys_FlushContext(conn->esys, session);
-}
-
-static Ak *
-ak_new(Conn *conn, TPM2_ALG_ID type, TPM2_ALG_ID scheme, TPM2_ALG_ID hash, gboolean load)
+/* An AK under the EK, checked against what the TPM says about it. */
+static KlTestTpmAk *
+ak_new(KlTestTpm *tpm, TPM2_ALG_ID type, TPM2_ALG_ID scheme, TPM2_ALG_ID hash, gboolean load)
 {
 	g_autoptr(GError) error = NULL;
-	TPM2B_SENSITIVE_CREATE sensitive = {0};
-	TPM2B_PUBLIC tpl = {0};
-	TPM2B_DATA outside = {0};
-	TPML_PCR_SELECTION creation_pcr = {0};
-	TPM2B_PRIVATE *priv = NULL;
-	TPM2B_PUBLIC *pub = NULL;
-	TPM2B_NAME *name = NULL;
-	guint8 buf[sizeof(TPM2B_PUBLIC)];
-	size_t offset = 0;
-	ESYS_TR session;
-	Ak *self = g_new0(Ak, 1);
+	KlTestTpmAk *ak = kl_test_tpm_create_ak(tpm, type, scheme, hash, load, &error);
 
-	self->handle = ESYS_TR_NONE;
-	tpl.publicArea.type = type;
-	tpl.publicArea.nameAlg = TPM2_ALG_SHA256;
-	tpl.publicArea.objectAttributes =
-		TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-		TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT;
-	if (type == TPM2_ALG_RSA) {
-		TPMS_RSA_PARMS *rsa = &tpl.publicArea.parameters.rsaDetail;
-		rsa->symmetric.algorithm = TPM2_ALG_NULL;
-		rsa->scheme.scheme = scheme;
-		rsa->scheme.details.anySig.hashAlg = hash;
-		rsa->keyBits = 2048;
-	} else {
-		TPMS_ECC_PARMS *ecc = &tpl.publicArea.parameters.eccDetail;
-		ecc->symmetric.algorithm = TPM2_ALG_NULL;
-		ecc->scheme.scheme = scheme;
-		ecc->scheme.details.ecdsa.hashAlg = hash;
-		ecc->curveID = TPM2_ECC_NIST_P256;
-		ecc->kdf.scheme = TPM2_ALG_NULL;
-	}
-
-	session = ek_session(conn);
-	check_rc(Esys_Create(conn->esys,
-			     conn->ek,
-			     session,
-			     ESYS_TR_NONE,
-			     ESYS_TR_NONE,
-			     &sensitive,
-			     &tpl,
-			     &outside,
-			     &creation_pcr,
-			     &priv,
-			     &pub,
-			     NULL,
-			     NULL,
-			     NULL),
-		 "Esys_Create(AK)");
-	session_done(conn, session);
-	if (load) {
-		session = ek_session(conn);
-		check_rc(Esys_Load(conn->esys,
-				   conn->ek,
-				   session,
-				   ESYS_TR_NONE,
-				   ESYS_TR_NONE,
-				   priv,
-				   pub,
-				   &self->handle),
-			 "Esys_Load(AK)");
-		session_done(conn, session);
-	}
-
-	/* what the agent registers as ak_tpm */
-	check_rc(Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &offset),
-		 "Tss2_MU_TPM2B_PUBLIC_Marshal");
-	self->public_blob = g_bytes_new(buf, offset);
-	self->pub = kl_tpm_public_new_from_data(buf, offset, &error);
 	g_assert_no_error(error);
-	g_assert_nonnull(self->pub);
-	g_assert_cmpint(EVP_PKEY_get_base_id(kl_tpm_public_get_key(self->pub)),
+	g_assert_nonnull(ak);
+	g_assert_nonnull(ak->pub);
+	g_assert_cmpint(EVP_PKEY_get_base_id(kl_tpm_public_get_key(ak->pub)),
 			==,
 			type == TPM2_ALG_RSA ? EVP_PKEY_RSA : EVP_PKEY_EC);
-	g_assert_cmpuint(kl_tpm_public_get_object_attributes(self->pub) &
+	g_assert_cmpuint(kl_tpm_public_get_object_attributes(ak->pub) &
 				 (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT),
 			 ==,
 			 TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT);
 	if (load) {
 		/* our Name is the TPM's */
-		check_rc(Esys_TR_GetName(conn->esys, self->handle, &name), "Esys_TR_GetName");
-		g_assert_cmpmem(g_bytes_get_data(kl_tpm_public_get_name(self->pub), NULL),
-				g_bytes_get_size(kl_tpm_public_get_name(self->pub)),
-				name->name,
-				name->size);
-		Esys_Free(name);
+		g_autoptr(GBytes) name = kl_test_tpm_get_name(tpm, ak->handle, &error);
+		g_assert_no_error(error);
+		g_assert_cmpmem(g_bytes_get_data(kl_tpm_public_get_name(ak->pub), NULL),
+				g_bytes_get_size(kl_tpm_public_get_name(ak->pub)),
+				g_bytes_get_data(name, NULL),
+				g_bytes_get_size(name));
 	}
-	Esys_Free(priv);
-	Esys_Free(pub);
-	return self;
+	return ak;
 }
 
 static void
-ak_unload(Conn *conn, Ak *ak)
+ak_unload(KlTestTpm *tpm, KlTestTpmAk *ak)
 {
-	check_rc(Esys_FlushContext(conn->esys, ak->handle), "Esys_FlushContext(AK)");
-	ak->handle = ESYS_TR_NONE;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(kl_test_tpm_unload_ak(tpm, ak, &error));
+	g_assert_no_error(error);
 }
 
 static GBytes *
@@ -259,143 +92,67 @@ sha256(const gchar *text)
 }
 
 static void
-pcr_extend(Conn *conn, ESYS_TR pcr, GBytes *digest)
+pcr_extend(KlTestTpm *tpm, guint pcr, GBytes *digest)
 {
-	TPML_DIGEST_VALUES values = {.count = 1};
+	g_autoptr(GError) error = NULL;
 
-	values.digests[0].hashAlg = TPM2_ALG_SHA256;
-	memcpy(values.digests[0].digest.sha256, g_bytes_get_data(digest, NULL), 32);
-	check_rc(Esys_PCR_Extend(conn->esys,
-				 pcr,
-				 ESYS_TR_PASSWORD,
-				 ESYS_TR_NONE,
-				 ESYS_TR_NONE,
-				 &values),
-		 "Esys_PCR_Extend");
+	g_assert_true(kl_test_tpm_extend(tpm, pcr, TPM2_ALG_SHA256, digest, &error));
+	g_assert_no_error(error);
 }
 
 /* The agent's NK binding: PCR_Reset(16), PCR_Extend(16, H(pem)). */
 static void
-bind_nk(Conn *conn, const gchar *pem)
-{
-	g_autoptr(GBytes) digest = sha256(pem);
-	check_rc(Esys_PCR_Reset(conn->esys,
-				ESYS_TR_PCR16,
-				ESYS_TR_PASSWORD,
-				ESYS_TR_NONE,
-				ESYS_TR_NONE),
-		 "Esys_PCR_Reset");
-	pcr_extend(conn, ESYS_TR_PCR16, digest);
-}
-
-/* The sha256 values of @mask, one PCR_Read each, as a bank. */
-static KlPcrBank *
-read_pcrs(Conn *conn, guint32 mask)
+bind_nk(KlTestTpm *tpm, const gchar *pem)
 {
 	g_autoptr(GError) error = NULL;
-	KlPcrBank *bank = kl_pcr_bank_new(TPM2_ALG_SHA256, &error);
+	g_autoptr(GBytes) digest = sha256(pem);
+
+	g_assert_true(kl_test_tpm_reset(tpm, 16, &error));
+	g_assert_no_error(error);
+	pcr_extend(tpm, 16, digest);
+}
+
+static KlPcrBank *
+read_pcrs(KlTestTpm *tpm, guint32 mask)
+{
+	g_autoptr(GError) error = NULL;
+	KlPcrBank *bank = kl_test_tpm_read_pcrs(tpm, mask, TPM2_ALG_SHA256, &error);
 
 	g_assert_no_error(error);
-	for (guint pcr = 0; pcr < KL_TPM_PCR_COUNT; pcr++) {
-		TPML_PCR_SELECTION sel = {.count = 1};
-		TPML_DIGEST *values = NULL;
-		if ((mask & (1u << pcr)) == 0)
-			continue;
-		sel.pcrSelections[0].hash = TPM2_ALG_SHA256;
-		sel.pcrSelections[0].sizeofSelect = 3;
-		sel.pcrSelections[0].pcrSelect[pcr / 8] = (guint8)(1u << (pcr % 8));
-		check_rc(Esys_PCR_Read(conn->esys,
-				       ESYS_TR_NONE,
-				       ESYS_TR_NONE,
-				       ESYS_TR_NONE,
-				       &sel,
-				       NULL,
-				       NULL,
-				       &values),
-			 "Esys_PCR_Read");
-		g_assert_cmpuint(values->count, ==, 1);
-		g_assert_true(kl_pcr_bank_set(bank,
-					      pcr,
-					      values->digests[0].buffer,
-					      values->digests[0].size,
-					      &error));
-		Esys_Free(values);
-	}
+	g_assert_nonnull(bank);
 	return bank;
 }
 
-typedef struct {
-	GBytes *attest;
-	GBytes *sig;
-	GPtrArray *banks;
-} RawQuote;
-
-static void
-raw_quote_clear(RawQuote *raw)
+static KlTestTpmQuote *
+make_raw_quote(KlTestTpm *tpm, KlTestTpmAk *ak, const gchar *nonce, guint32 mask)
 {
-	g_clear_pointer(&raw->attest, g_bytes_unref);
-	g_clear_pointer(&raw->sig, g_bytes_unref);
-	g_clear_pointer(&raw->banks, g_ptr_array_unref);
-}
+	g_autoptr(GError) error = NULL;
+	KlTestTpmQuote *raw = kl_test_tpm_quote_raw(tpm, ak, nonce, mask, TPM2_ALG_SHA256, &error);
 
-/* TPM2_Quote over sha256:@mask with the AK's own scheme, as the agent
- * does: the nonce's ASCII bytes are the qualifying data. */
-static void
-make_raw_quote(Conn *conn, Ak *ak, const gchar *nonce, guint32 mask, RawQuote *raw)
-{
-	TPM2B_DATA qualifying = {.size = (UINT16)strlen(nonce)};
-	TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};
-	TPML_PCR_SELECTION sel = {.count = 1};
-	TPM2B_ATTEST *quoted = NULL;
-	TPMT_SIGNATURE *signature = NULL;
-	guint8 buf[sizeof(TPMT_SIGNATURE)];
-	size_t offset = 0;
-
-	memcpy(qualifying.buffer, nonce, qualifying.size);
-	sel.pcrSelections[0].hash = TPM2_ALG_SHA256;
-	sel.pcrSelections[0].sizeofSelect = 3;
-	sel.pcrSelections[0].pcrSelect[0] = (guint8)(mask & 0xff);
-	sel.pcrSelections[0].pcrSelect[1] = (guint8)((mask >> 8) & 0xff);
-	sel.pcrSelections[0].pcrSelect[2] = (guint8)((mask >> 16) & 0xff);
-	check_rc(Esys_Quote(conn->esys,
-			    ak->handle,
-			    ESYS_TR_PASSWORD,
-			    ESYS_TR_NONE,
-			    ESYS_TR_NONE,
-			    &qualifying,
-			    &scheme,
-			    &sel,
-			    &quoted,
-			    &signature),
-		 "Esys_Quote");
-	check_rc(Tss2_MU_TPMT_SIGNATURE_Marshal(signature, buf, sizeof(buf), &offset),
-		 "Tss2_MU_TPMT_SIGNATURE_Marshal");
-	raw->attest = g_bytes_new(quoted->attestationData, quoted->size);
-	raw->sig = g_bytes_new(buf, offset);
-	raw->banks = g_ptr_array_new_with_free_func((GDestroyNotify)kl_pcr_bank_free);
-	g_ptr_array_add(raw->banks, read_pcrs(conn, mask));
-	Esys_Free(quoted);
-	Esys_Free(signature);
+	g_assert_no_error(error);
+	g_assert_nonnull(raw);
+	return raw;
 }
 
 static gchar *
 encode(GBytes *attest, GBytes *sig, GPtrArray *banks)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) pcrblob = kl_tpm_pcrblob_build(banks, &error);
+	gchar *text = kl_test_tpm_quote_encode(attest, sig, banks, &error);
+
 	g_assert_no_error(error);
-	return kl_quote_encode(attest, sig, pcrblob);
+	g_assert_nonnull(text);
+	return text;
 }
 
 static gchar *
-make_quote(Conn *conn, Ak *ak, const gchar *nonce, guint32 mask)
+make_quote(KlTestTpm *tpm, KlTestTpmAk *ak, const gchar *nonce, guint32 mask)
 {
-	RawQuote raw = {NULL};
-	gchar *text;
+	g_autoptr(GError) error = NULL;
+	gchar *text = kl_test_tpm_quote(tpm, ak, nonce, mask, TPM2_ALG_SHA256, &error);
 
-	make_raw_quote(conn, ak, nonce, mask, &raw);
-	text = encode(raw.attest, raw.sig, raw.banks);
-	raw_quote_clear(&raw);
+	g_assert_no_error(error);
+	g_assert_nonnull(text);
 	return text;
 }
 
@@ -464,9 +221,9 @@ static void
 test_rsa_sha256(void)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(Conn) conn = NULL;
-	g_autoptr(Ak) ak = NULL;
-	g_autoptr(Ak) other = NULL;
+	g_autoptr(KlTestTpm) tpm = NULL;
+	g_autoptr(KlTestTpmAk) ak = NULL;
+	g_autoptr(KlTestTpmAk) other = NULL;
 	g_autoptr(EVP_PKEY) nk = NULL;
 	g_autofree gchar *pem = NULL;
 	g_autofree gchar *text = NULL;
@@ -476,7 +233,7 @@ test_rsa_sha256(void)
 	g_autoptr(KlQuote) quote = NULL;
 	g_autoptr(KlQuote) quote2 = NULL;
 	g_auto(GStrv) tokens = NULL;
-	RawQuote raw = {NULL};
+	g_autoptr(KlTestTpmQuote) raw = NULL;
 	EVP_PKEY *key;
 	const gchar *nonce = "1234567890abcdefghij";
 	KlQuoteClockInfo clock1;
@@ -484,18 +241,18 @@ test_rsa_sha256(void)
 
 	if (skip_without_swtpm())
 		return;
-	conn = conn_new();
-	ak = ak_new(conn, TPM2_ALG_RSA, TPM2_ALG_RSASSA, TPM2_ALG_SHA256, TRUE);
-	other = ak_new(conn, TPM2_ALG_RSA, TPM2_ALG_RSASSA, TPM2_ALG_SHA256, FALSE);
+	tpm = tpm_new();
+	ak = ak_new(tpm, TPM2_ALG_RSA, TPM2_ALG_RSASSA, TPM2_ALG_SHA256, TRUE);
+	other = ak_new(tpm, TPM2_ALG_RSA, TPM2_ALG_RSASSA, TPM2_ALG_SHA256, FALSE);
 	key = kl_tpm_public_get_key(ak->pub);
 	nk = kl_key_generate_rsa(2048, &error);
 	pem = kl_key_to_pem_public(nk, &error);
 	g_assert_no_error(error);
-	bind_nk(conn, pem);
-	pcr_extend(conn, ESYS_TR_PCR15, pcr15_extend);
+	bind_nk(tpm, pem);
+	pcr_extend(tpm, 15, pcr15_extend);
 
-	make_raw_quote(conn, ak, nonce, TEST_MASK, &raw);
-	text = encode(raw.attest, raw.sig, raw.banks);
+	raw = make_raw_quote(tpm, ak, nonce, TEST_MASK);
+	text = encode(raw->attest, raw->signature, raw->banks);
 	assert_verify(text, key, nonce, "sha256", 0, NULL);
 
 	/* PCR 16 binds the NK; tpm_policy over PCRs 15 and 22 */
@@ -541,8 +298,8 @@ test_rsa_sha256(void)
 		g_autofree gchar *altered = NULL;
 		guint8 value[32] = {0x42};
 		g_assert_true(
-			kl_pcr_bank_set(g_ptr_array_index(raw.banks, 0), 15, value, 32, NULL));
-		altered = encode(raw.attest, raw.sig, raw.banks);
+			kl_pcr_bank_set(g_ptr_array_index(raw->banks, 0), 15, value, 32, NULL));
+		altered = encode(raw->attest, raw->signature, raw->banks);
 		assert_verify(altered, key, nonce, "sha256", 0, KL_QUOTE_CHECK_PCR_DIGEST);
 	}
 	/* the signature, and the attest body (a byte of extraData) */
@@ -556,23 +313,23 @@ test_rsa_sha256(void)
 		g_autoptr(GPtrArray) banks =
 			g_ptr_array_new_with_free_func((GDestroyNotify)kl_pcr_bank_free);
 
-		g_ptr_array_add(banks, read_pcrs(conn, TEST_MASK));
+		g_ptr_array_add(banks, read_pcrs(tpm, TEST_MASK));
 		g_byte_array_append(sig,
-				    g_bytes_get_data(raw.sig, NULL),
-				    (guint)g_bytes_get_size(raw.sig));
+				    g_bytes_get_data(raw->signature, NULL),
+				    (guint)g_bytes_get_size(raw->signature));
 		sig->data[sig->len - 10] ^= 0x01;
 		sig_bytes = g_byte_array_free_to_bytes(g_steal_pointer(&sig));
-		bad_sig = encode(raw.attest, sig_bytes, banks);
+		bad_sig = encode(raw->attest, sig_bytes, banks);
 		assert_verify(bad_sig, key, nonce, "sha256", 0, KL_QUOTE_CHECK_SIGNATURE);
 
 		g_byte_array_append(attest,
-				    g_bytes_get_data(raw.attest, NULL),
-				    (guint)g_bytes_get_size(raw.attest));
+				    g_bytes_get_data(raw->attest, NULL),
+				    (guint)g_bytes_get_size(raw->attest));
 		/* magic 4, type 2, signer 2+34, then extraData: its first byte */
 		g_assert_cmpuint(attest->data[42 + 2], ==, (guint8)nonce[0]);
 		attest->data[42 + 2] = 'X';
 		attest_bytes = g_byte_array_free_to_bytes(g_steal_pointer(&attest));
-		bad_attest = encode(attest_bytes, raw.sig, banks);
+		bad_attest = encode(attest_bytes, raw->signature, banks);
 		assert_verify(bad_attest,
 			      key,
 			      "X234567890abcdefghij",
@@ -598,7 +355,7 @@ test_rsa_sha256(void)
 	}
 
 	/* a later quote: the clock moved on; replayed, it did not */
-	text2 = make_quote(conn, ak, nonce, TEST_MASK);
+	text2 = make_quote(tpm, ak, nonce, TEST_MASK);
 	quote2 = kl_quote_new_from_string(text2, &error);
 	g_assert_no_error(error);
 	kl_quote_get_clock_info(quote, &clock1);
@@ -615,7 +372,7 @@ test_rsa_sha256(void)
 	}
 
 	/* more than 8 PCRs: the pcrblob needs two TPML_DIGESTs */
-	many = make_quote(conn, ak, nonce, TEST_MASK_MANY);
+	many = make_quote(tpm, ak, nonce, TEST_MASK_MANY);
 	assert_verify(many, key, nonce, "sha256", 0, NULL);
 
 	write_seed("quote", "rsa-sha256", text, strlen(text));
@@ -624,15 +381,14 @@ test_rsa_sha256(void)
 		   "rsa-2048",
 		   g_bytes_get_data(ak->public_blob, NULL),
 		   g_bytes_get_size(ak->public_blob));
-	raw_quote_clear(&raw);
-	ak_unload(conn, ak);
+	ak_unload(tpm, ak);
 }
 
 /* Signed with sha1/sha384/sha512 over the sha256 bank. */
 static void
 test_rsa_hashes(void)
 {
-	g_autoptr(Conn) conn = NULL;
+	g_autoptr(KlTestTpm) tpm = NULL;
 	struct {
 		TPM2_ALG_ID alg;
 		const gchar *name;
@@ -646,11 +402,12 @@ test_rsa_hashes(void)
 
 	if (skip_without_swtpm())
 		return;
-	conn = conn_new();
+	tpm = tpm_new();
 	for (guint i = 0; i < G_N_ELEMENTS(hashes); i++) {
 		g_autoptr(GError) error = NULL;
-		g_autoptr(Ak) ak = ak_new(conn, TPM2_ALG_RSA, TPM2_ALG_RSASSA, hashes[i].alg, TRUE);
-		g_autofree gchar *text = make_quote(conn, ak, nonce, TEST_MASK);
+		g_autoptr(KlTestTpmAk) ak =
+			ak_new(tpm, TPM2_ALG_RSA, TPM2_ALG_RSASSA, hashes[i].alg, TRUE);
+		g_autofree gchar *text = make_quote(tpm, ak, nonce, TEST_MASK);
 		g_autoptr(KlQuote) quote = kl_quote_new_from_string(text, &error);
 		EVP_PKEY *key = kl_tpm_public_get_key(ak->pub);
 		const TPMS_ATTEST *attest;
@@ -677,16 +434,16 @@ test_rsa_hashes(void)
 			      hashes[i].name,
 			      0,
 			      KL_QUOTE_CHECK_NONCE);
-		ak_unload(conn, ak);
+		ak_unload(tpm, ak);
 	}
 }
 
 static void
 test_rsapss(void)
 {
-	g_autoptr(Conn) conn = NULL;
-	g_autoptr(Ak) ak = NULL;
-	g_autoptr(Ak) rsassa = NULL;
+	g_autoptr(KlTestTpm) tpm = NULL;
+	g_autoptr(KlTestTpmAk) ak = NULL;
+	g_autoptr(KlTestTpmAk) rsassa = NULL;
 	g_autofree gchar *text = NULL;
 	g_auto(GStrv) tokens = NULL;
 	const gchar *nonce = "rsapss-nonce";
@@ -694,10 +451,10 @@ test_rsapss(void)
 
 	if (skip_without_swtpm())
 		return;
-	conn = conn_new();
-	ak = ak_new(conn, TPM2_ALG_RSA, TPM2_ALG_RSAPSS, TPM2_ALG_SHA256, TRUE);
+	tpm = tpm_new();
+	ak = ak_new(tpm, TPM2_ALG_RSA, TPM2_ALG_RSAPSS, TPM2_ALG_SHA256, TRUE);
 	key = kl_tpm_public_get_key(ak->pub);
-	text = make_quote(conn, ak, nonce, TEST_MASK);
+	text = make_quote(tpm, ak, nonce, TEST_MASK);
 	/* upstream's pull path rejects RSAPSS; accepting it is opt-in */
 	assert_verify(text, key, nonce, "sha256", 0, KL_QUOTE_CHECK_SIGNATURE_SCHEME);
 	assert_verify(text, key, nonce, "sha256", KL_QUOTE_VERIFY_FLAG_ALLOW_RSAPSS, NULL);
@@ -707,10 +464,10 @@ test_rsapss(void)
 		      "sha256",
 		      KL_QUOTE_VERIFY_FLAG_ALLOW_RSAPSS,
 		      KL_QUOTE_CHECK_NONCE);
-	ak_unload(conn, ak);
+	ak_unload(tpm, ak);
 
 	/* another RSA AK's key does not verify it */
-	rsassa = ak_new(conn, TPM2_ALG_RSA, TPM2_ALG_RSASSA, TPM2_ALG_SHA256, FALSE);
+	rsassa = ak_new(tpm, TPM2_ALG_RSA, TPM2_ALG_RSASSA, TPM2_ALG_SHA256, FALSE);
 	assert_verify(text,
 		      kl_tpm_public_get_key(rsassa->pub),
 		      nonce,
@@ -723,9 +480,9 @@ test_rsapss(void)
 static void
 test_ecdsa_p256(void)
 {
-	g_autoptr(Conn) conn = NULL;
-	g_autoptr(Ak) ak = NULL;
-	g_autoptr(Ak) rsa = NULL;
+	g_autoptr(KlTestTpm) tpm = NULL;
+	g_autoptr(KlTestTpmAk) ak = NULL;
+	g_autoptr(KlTestTpmAk) rsa = NULL;
 	g_autofree gchar *text = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(KlQuote) quote = NULL;
@@ -735,11 +492,11 @@ test_ecdsa_p256(void)
 
 	if (skip_without_swtpm())
 		return;
-	conn = conn_new();
-	ak = ak_new(conn, TPM2_ALG_ECC, TPM2_ALG_ECDSA, TPM2_ALG_SHA256, TRUE);
-	rsa = ak_new(conn, TPM2_ALG_RSA, TPM2_ALG_RSASSA, TPM2_ALG_SHA256, FALSE);
+	tpm = tpm_new();
+	ak = ak_new(tpm, TPM2_ALG_ECC, TPM2_ALG_ECDSA, TPM2_ALG_SHA256, TRUE);
+	rsa = ak_new(tpm, TPM2_ALG_RSA, TPM2_ALG_RSASSA, TPM2_ALG_SHA256, FALSE);
 	key = kl_tpm_public_get_key(ak->pub);
-	text = make_quote(conn, ak, nonce, TEST_MASK);
+	text = make_quote(tpm, ak, nonce, TEST_MASK);
 	quote = kl_quote_new_from_string(text, &error);
 	g_assert_no_error(error);
 	sig = kl_quote_get_signature(quote);
@@ -765,13 +522,14 @@ test_ecdsa_p256(void)
 		g_autofree gchar *bad_text = NULL;
 
 		bad.signature.ecdsa.signatureS.buffer[3] ^= 0x80;
-		check_rc(Tss2_MU_TPMT_SIGNATURE_Marshal(&bad, buf, sizeof(buf), &offset),
-			 "marshal");
+		g_assert_cmphex(Tss2_MU_TPMT_SIGNATURE_Marshal(&bad, buf, sizeof(buf), &offset),
+				==,
+				TSS2_RC_SUCCESS);
 		b64 = g_base64_encode(buf, offset);
 		bad_text = g_strdup_printf("r%s:%s:%s", tokens[0], b64, tokens[2]);
 		assert_verify(bad_text, key, nonce, "sha256", 0, KL_QUOTE_CHECK_SIGNATURE);
 	}
-	ak_unload(conn, ak);
+	ak_unload(tpm, ak);
 
 	write_seed("quote", "ecdsa-p256", text, strlen(text));
 	write_seed("tpm2b-public",
@@ -785,7 +543,7 @@ test_ecdsa_p256(void)
 static void
 test_fuzz_seeds(void)
 {
-	g_autoptr(Conn) conn = NULL;
+	g_autoptr(KlTestTpm) tpm = NULL;
 	const gchar *dir = g_getenv("KL_TEST_WRITE_FUZZ_SEEDS");
 	TPM2_ALG_ID types[] = {TPM2_ALG_RSA, TPM2_ALG_ECC};
 	TPM2_ALG_ID schemes[] = {TPM2_ALG_RSASSA, TPM2_ALG_ECDSA};
@@ -797,11 +555,12 @@ test_fuzz_seeds(void)
 	}
 	if (skip_without_swtpm())
 		return;
-	conn = conn_new();
+	tpm = tpm_new();
 	for (guint i = 0; i < G_N_ELEMENTS(types); i++) {
-		g_autoptr(Ak) ak = ak_new(conn, types[i], schemes[i], TPM2_ALG_SHA256, TRUE);
-		g_autofree gchar *text = make_quote(conn, ak, TEST_SEED_NONCE, TEST_MASK);
-		g_autofree gchar *many = make_quote(conn, ak, TEST_SEED_NONCE, TEST_MASK_MANY);
+		g_autoptr(KlTestTpmAk) ak =
+			ak_new(tpm, types[i], schemes[i], TPM2_ALG_SHA256, TRUE);
+		g_autofree gchar *text = make_quote(tpm, ak, TEST_SEED_NONCE, TEST_MASK);
+		g_autofree gchar *many = make_quote(tpm, ak, TEST_SEED_NONCE, TEST_MASK_MANY);
 		g_autofree gchar *name = g_strdup_printf("%s-fixed-key", names[i]);
 		g_autofree gchar *name_many = g_strdup_printf("%s-fixed-key-13-pcrs", names[i]);
 		g_autofree gchar *hex =
@@ -821,7 +580,7 @@ test_fuzz_seeds(void)
 			   g_bytes_get_data(ak->public_blob, NULL),
 			   g_bytes_get_size(ak->public_blob));
 		g_test_message("%s AK TPM2B_PUBLIC: %s", names[i], hex);
-		ak_unload(conn, ak);
+		ak_unload(tpm, ak);
 	}
 }
 
