@@ -8,6 +8,7 @@ policy_tool=$2
 data=$3
 ima=$data/ima
 quote=$data/quote
+eventlogs=$data/eventlogs
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 n=0
@@ -44,7 +45,7 @@ json_check() {
 	ok $? "$2"
 }
 
-echo "1..22"
+echo "1..45"
 
 pcr=8dcd5e7eb63e363377ec19b0d358601ccc19f25a30486f35784c5288dbb91d9d
 expect 0 "keylime-policy makes a policy from the IMA log" \
@@ -99,5 +100,61 @@ expect 1 "quote: a tpm_policy the PCRs break fails" \
 	--tpm-policy '{"15": "1111111111111111111111111111111111111111111111111111111111111111"}'
 expect 2 "quote: a garbage AK is unusable" \
 	"$check" quote --ak-tpm "AAAA" --nonce "$nonce" --quote "$quote/quote-rsa"
+
+# boot: sha256 PCR 0 with StartupLocality 3 as the TCG spec has it
+pcr0=0ee9a7feba8f4172f1a7451594aa5731665a4d353ac61814042ce107a00742f2
+pcr7=741fd028c51b4d2fbdcc7f28014cc758d17ccc1fe2ea7ca17b0e8009480a557c
+expect 0 "boot: the Secure Boot log replays" \
+	"$check" boot --log "$eventlogs/binary_bios_measurements-secureboot"
+expect 0 "boot --json: the sha1+sha256 log replays" \
+	"$check" boot --log "$eventlogs/binary_bios_measurements" --json
+json_check "set(j) == {'result', 'pcrs', 'findings', 'counts'} and j['result'] == 'pass' and sorted(j['pcrs']) == ['sha1', 'sha256'] and j['pcrs']['sha256']['0'] == '$pcr0' and j['pcrs']['sha256']['7'] == '$pcr7' and len(j['pcrs']['sha256']) == 24" \
+	"boot --json: result, pcrs per bank (PCR 0 from the locality), findings, counts"
+expect 0 "boot: quoted PCRs that match pass" \
+	"$check" boot --log "$eventlogs/binary_bios_measurements" --pcrs "{\"0\": \"$pcr0\", \"7\": \"$pcr7\"}"
+expect 1 "boot: a wrong quoted PCR 7 fails" \
+	"$check" boot --log "$eventlogs/binary_bios_measurements" --json \
+	--pcrs "{\"sha256\": {\"0\": \"$pcr0\", \"7\": \"${pcr7%?}d\"}, \"sha1\": {\"0\": \"78f3e576d5da8873860e557535d181f4a37e2963\"}}"
+json_check "j['result'] == 'fail' and [(f['component'], f['subject']) for f in j['findings']] == [('measured_boot', 'PCR 7')] and j['counts']['compared'] == 3" \
+	"boot --json: the PCR mismatch is the one finding"
+expect 2 "boot: the garbage log is unusable" \
+	"$check" boot --log "$eventlogs/binary_bios_measurements-bogus"
+grep -q "offset 0x" "$work/err"
+ok $? "boot: the message names the offset"
+expect 2 "boot: the empty log is unusable" \
+	"$check" boot --log "$eventlogs/binary_bios_measurements-empty"
+head -c 3000 "$eventlogs/binary_bios_measurements" >"$work/truncated"
+expect 2 "boot: a truncated log is unusable" \
+	"$check" boot --log "$work/truncated"
+grep -q "event 14 at offset 0x913: eventSize" "$work/err"
+ok $? "boot: the message names the event, offset and field"
+expect 2 "boot: non-hex --pcrs is unusable" \
+	"$check" boot --log "$eventlogs/binary_bios_measurements" --pcrs '{"0": "zz"}'
+expect 2 "boot: --log is required" "$check" boot
+
+# boot --refstate/--policy: the shipped policies, found through KL_MB_POLICY_DIR
+KL_MB_POLICY_DIR=$data/../../data/mb-policies
+export KL_MB_POLICY_DIR
+"$policy_tool" create measured-boot -e "$eventlogs/binary_bios_measurements-secureboot" -o "$work/mb.json" 2>/dev/null
+expect 0 "boot --refstate: the log passes the example policy against its own reference state" \
+	"$check" boot --log "$eventlogs/binary_bios_measurements-secureboot" --refstate "$work/mb.json" --json
+json_check "j['result'] == 'pass' and j['findings'] == []" "boot --refstate --json: no findings"
+expect 1 "boot --policy reject-all fails" \
+	"$check" boot --log "$eventlogs/binary_bios_measurements-secureboot" --refstate "$work/mb.json" --policy reject-all --json
+json_check "[(f['component'], f['subject']) for f in j['findings']] == [('measured_boot', 'boot events')]" \
+	"boot --policy reject-all: one measured_boot finding"
+expect 0 "boot --policy accept-all passes" \
+	"$check" boot --log "$eventlogs/binary_bios_measurements-secureboot" --refstate "$work/mb.json" --policy accept-all
+expect 1 "boot --refstate: another machine's log fails the example policy" \
+	"$check" boot --log "$eventlogs/binary_bios_measurements" --refstate "$work/mb.json" --json
+json_check "len(j['findings']) > 3 and all(f['component'] == 'measured_boot' and f['subject'].startswith('event ') for f in j['findings'])" \
+	"boot --refstate --json: each finding names an event"
+expect 2 "boot: an unknown --policy is unusable" \
+	"$check" boot --log "$eventlogs/binary_bios_measurements-secureboot" --refstate "$work/mb.json" --policy no-such-policy
+echo '{"pk": "not a list"}' >"$work/bad-mb.json"
+expect 2 "boot: a malformed --refstate is unusable" \
+	"$check" boot --log "$eventlogs/binary_bios_measurements-secureboot" --refstate "$work/bad-mb.json"
+expect 2 "boot: --policy without --refstate is a usage error" \
+	"$check" boot --log "$eventlogs/binary_bios_measurements-secureboot" --policy example
 
 [ "$failures" -eq 0 ]

@@ -155,9 +155,36 @@ check_rc 2 "an invalid policy is not signed" "$KP" sign runtime -r "$DATA/allowl
 check "the message names the file" grep -q "allowlist-sha1" "$TMP/err"
 
 # usage
+# create measured-boot: the reference state in upstream's layout
+LOGS="$DATA/../eventlogs"
+check_rc 0 "create measured-boot from the Secure Boot log" "$KP" create measured-boot -e "$LOGS/binary_bios_measurements-secureboot" -o "$TMP/mb.json"
+check "the reference state has upstream's keys" json "$TMP/mb.json" 'set(p) == {"has_secureboot", "scrtm_and_bios", "pk", "kek", "db", "dbx", "vendor_db", "mokdig", "mokxdig", "kernels"} and p["has_secureboot"] is True'
+check "kernel digests are 0x-prefixed hex" json "$TMP/mb.json" 'all(p["kernels"][0][k].startswith("0x") and len(p["kernels"][0][k]) == 66 for k in ("shim_authcode_sha256", "grub_authcode_sha256", "kernel_authcode_sha256", "initrd_plain_sha256"))'
+check "the shim digest is the log's" json "$TMP/mb.json" 'p["kernels"][0]["shim_authcode_sha256"] == "0x27b12463e599b3147635f272e3722960e443def60fef088eba600697017529f2"'
+check "the S-CRTM and firmware digests are there" json "$TMP/mb.json" 'p["scrtm_and_bios"][0]["scrtm"]["sha256"].startswith("0x") and len(p["scrtm_and_bios"][0]["platform_firmware"]) == 2'
+check "the kernel command line is re.escape()d" python3 -c 'import json, re, sys
+p = json.load(open(sys.argv[1]))
+cmd = p["kernels"][0]["kernel_cmdline"]
+raw = re.sub(r"\\(.)", r"\1", cmd)
+sys.exit(0 if re.escape(raw) == cmd and re.fullmatch(cmd, raw) else 1)' "$TMP/mb.json"
+check "keys are 0x-prefixed with their owner" json "$TMP/mb.json" 'len(p["dbx"]) > 0 and all(k["SignatureData"].startswith("0x") and len(k["SignatureOwner"]) == 36 for k in p["pk"] + p["kek"] + p["db"] + p["dbx"])'
+check_rc 0 "-i with Secure Boot enabled still succeeds" "$KP" create measured-boot -i -e "$LOGS/binary_bios_measurements-secureboot" -o "$TMP/mb-i.json"
+check "and warns" grep -q "warning: .*Secure Boot enabled" "$TMP/err"
+check "and keeps Secure Boot" json "$TMP/mb-i.json" 'p["has_secureboot"] is True'
+check_rc 2 "a log with Secure Boot off needs -i" "$KP" create measured-boot -e "$LOGS/binary_bios_measurements" -o "$TMP/mb-off.json"
+check "the message says so" grep -q "Secure Boot disabled" "$TMP/err"
+check "and nothing is written" test ! -e "$TMP/mb-off.json"
+check_rc 2 "a garbage log is unusable input" "$KP" create measured-boot -e "$LOGS/binary_bios_measurements-bogus"
+check_rc 2 "an empty log is unusable input" "$KP" create measured-boot -e "$LOGS/binary_bios_measurements-empty"
+check_rc 2 "create measured-boot without -e is a usage error" "$KP" create measured-boot
+check_rc 0 "the reference state goes to standard output by default" "$KP" create measured-boot -e "$LOGS/binary_bios_measurements-secureboot"
+cp "$TMP/out" "$TMP/mb-stdout.json"
+check "standard output holds the same document" python3 -c 'import json, sys
+sys.exit(0 if json.load(open(sys.argv[1])) == json.load(open(sys.argv[2])) else 1)' "$TMP/mb-stdout.json" "$TMP/mb.json"
+
 check_rc 2 "no command is a usage error" "$KP"
 check_rc 2 "an unknown command is a usage error" "$KP" frobnicate
-check_rc 2 "create without 'runtime' is a usage error" "$KP" create measured-boot
+check_rc 2 "create with an unknown policy type is a usage error" "$KP" create bootloader
 check_rc 2 "an unknown option is a usage error" "$KP" create runtime --bogus
 check_rc 0 "--help succeeds" "$KP" --help
 

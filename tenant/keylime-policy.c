@@ -2,7 +2,8 @@
  * keylime-policy: upstream's policy tool for runtime (IMA) policies —
  * "create runtime" from an IMA measurement list, a root filesystem, a
  * legacy allowlist and an exclude list; "convert" of a legacy allowlist;
- * "sign runtime" and "verify runtime" of DSSE envelopes.
+ * "sign runtime" and "verify runtime" of DSSE envelopes; and "create
+ * measured-boot", the measured boot reference state from a UEFI event log.
  *
  * Exit status: 0 done, 1 the operation failed (a signature, writing the
  * output), 2 usage error or unusable input (the message names the file and
@@ -24,6 +25,8 @@
 
 #include "kl-crypto.h"
 #include "kl-error.h"
+#include "kl-eventlog.h"
+#include "kl-mb-refstate.h"
 #include "kl-runtime-policy.h"
 #include "kl-x509.h"
 
@@ -1016,6 +1019,83 @@ kl_policy_verify_runtime(int argc, char **argv)
 	return KL_POLICY_EXIT_OK;
 }
 
+/* upstream's create_mb_refstate: keys and values as it writes them */
+static gint
+kl_policy_create_measured_boot(int argc, char **argv)
+{
+	g_autofree gchar *eventlog = NULL;
+	g_autofree gchar *output = NULL;
+	gboolean without_secureboot = FALSE;
+	const GOptionEntry entries[] = {
+		{"eventlog-file",
+		 'e',
+		 0,
+		 G_OPTION_ARG_FILENAME,
+		 &eventlog,
+		 N_("Binary UEFI event log (normally "
+		    "/sys/kernel/security/tpm0/binary_bios_measurements)"),
+		 N_("FILE")},
+		{"without-secureboot",
+		 'i',
+		 0,
+		 G_OPTION_ARG_NONE,
+		 &without_secureboot,
+		 N_("Create a reference state for a machine without Secure Boot (only measured "
+		    "boot)"),
+		 NULL},
+		{"output",
+		 'o',
+		 0,
+		 G_OPTION_ARG_FILENAME,
+		 &output,
+		 N_("Write the reference state to FILE (default: standard output)"),
+		 N_("FILE")},
+		{NULL},
+	};
+	g_autoptr(GOptionContext) context = g_option_context_new(NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KlEventLog) log = NULL;
+	g_autoptr(JsonNode) events = NULL;
+	g_autoptr(KlMbRefstate) refstate = NULL;
+	g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+	g_autofree gchar *data = NULL;
+	g_autofree gchar *json = NULL;
+	gsize len = 0;
+
+	g_option_context_set_translation_domain(context, GETTEXT_PACKAGE);
+	g_option_context_set_summary(context,
+				     _("Create a measured boot reference state from a UEFI "
+				       "event log."));
+	g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
+	if (!g_option_context_parse(context, &argc, &argv, &error))
+		return kl_policy_usage_error(context, error->message);
+	if (argc > 1) {
+		g_autofree gchar *msg = g_strdup_printf(_("unexpected argument '%s'"), argv[1]);
+		return kl_policy_usage_error(context, msg);
+	}
+	if (eventlog == NULL)
+		return kl_policy_usage_error(context, _("an event log (-e) is required"));
+	data = kl_policy_read_file(eventlog, &len, &error);
+	if (data == NULL)
+		return kl_policy_input_error(eventlog, error);
+	log = kl_eventlog_new_from_data((const guint8 *)data, len, &error);
+	if (log == NULL)
+		return kl_policy_input_error(eventlog, error);
+	events = kl_eventlog_events_to_json(log);
+	refstate = kl_mb_refstate_new_from_events(json_node_get_array(events),
+						  without_secureboot,
+						  warnings,
+						  &error);
+	if (refstate == NULL)
+		return kl_policy_input_error(eventlog, error);
+	for (guint i = 0; i < warnings->len; i++)
+		g_printerr("keylime-policy: warning: %s\n", (const gchar *)warnings->pdata[i]);
+	json = kl_mb_refstate_to_json(refstate, FALSE);
+	if (!kl_policy_write_output(output, json, strlen(json), &error))
+		return kl_policy_failed(error);
+	return KL_POLICY_EXIT_OK;
+}
+
 typedef gint (*KlPolicyCommandFunc)(int argc, char **argv);
 
 int
@@ -1027,12 +1107,14 @@ main(int argc, char **argv)
 		KlPolicyCommandFunc func;
 	} commands[] = {
 		{"create", "runtime", kl_policy_create_runtime},
+		{"create", "measured-boot", kl_policy_create_measured_boot},
 		{"convert", NULL, kl_policy_convert},
 		{"sign", "runtime", kl_policy_sign_runtime},
 		{"verify", "runtime", kl_policy_verify_runtime},
 	};
 	const gchar *usage = N_("Usage:\n"
 				"  keylime-policy create runtime [OPTION…]\n"
+				"  keylime-policy create measured-boot -e LOG [-i] [-o FILE]\n"
 				"  keylime-policy convert -a ALLOWLIST [-e EXCLUDELIST] [-o FILE]\n"
 				"  keylime-policy sign runtime -r POLICY [-k KEY | -p KEYPATH] "
 				"[-b ecdsa|x509 -c CERT] [-o FILE]\n"
@@ -1060,12 +1142,23 @@ main(int argc, char **argv)
 		if (g_strcmp0(argv[1], commands[i].command) != 0)
 			continue;
 		if (commands[i].object != NULL && g_strcmp0(argv[2], commands[i].object) != 0) {
-			g_autofree gchar *msg =
-				/* TRANSLATORS: "keylime-policy create runtime" */
-				g_strdup_printf(_("'%s' needs '%s' (the only policy type "
-						  "supported)"),
-						commands[i].command,
-						commands[i].object);
+			g_autofree gchar *msg = NULL;
+			gboolean other = FALSE;
+			/* another entry may have the same command with this object */
+			for (guint k = 0; k < G_N_ELEMENTS(commands); k++)
+				other = other || (g_strcmp0(argv[1], commands[k].command) == 0 &&
+						  g_strcmp0(argv[2], commands[k].object) == 0);
+			if (other)
+				continue;
+			if (g_strcmp0(argv[1], "create") == 0)
+				msg = g_strdup_printf(_("'%s' needs 'runtime' or 'measured-boot'"),
+						      argv[1]);
+			else
+				/* TRANSLATORS: "keylime-policy sign runtime" */
+				msg = g_strdup_printf(_("'%s' needs '%s' (the only policy type "
+							"supported)"),
+						      commands[i].command,
+						      commands[i].object);
 			return kl_policy_usage_error(NULL, msg);
 		}
 		/* argv for the command's own option parser: program name first */

@@ -38,7 +38,9 @@ static const struct {
 } module_domains[] = {
 	{"kl-config-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-crypto-error-quark", KL_ERROR_INTERNAL},
+	{"kl-eventlog-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-ima-error-quark", KL_ERROR_INVALID_ARGUMENT},
+	{"kl-mb-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-runtime-policy-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-tpm-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"g-key-file-error-quark", KL_ERROR_INVALID_ARGUMENT},
