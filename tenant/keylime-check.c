@@ -884,8 +884,15 @@ kl_check_boot(int argc, char **argv)
 		json_builder_end_object(builder);
 		kl_check_print_json(builder);
 	} else {
-		g_print(passed ? _("PASS: the event log is consistent\n")
-			       : _("FAIL: the event log does not match\n"));
+		if (policy != NULL)
+			/* TRANSLATORS: %s is the name of a measured boot policy */
+			g_print(passed ? _("PASS: the event log satisfies the %s policy\n")
+				       : _("FAIL: the event log breaks the %s policy or the quoted "
+					   "PCRs\n"),
+				kl_mb_policy_get_name(policy));
+		else
+			g_print(passed ? _("PASS: the event log replays consistently\n")
+				       : _("FAIL: the event log does not match the quoted PCRs\n"));
 		kl_check_print_findings(findings);
 		/* TRANSLATORS: %u is a number of events */
 		g_print(_("  %u events\n"), kl_eventlog_get_events(log)->len);
