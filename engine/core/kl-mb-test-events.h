@@ -19,6 +19,23 @@
 #define KL_MB_TEST_CMDLINE "(hd0,gpt2)/vmlinuz-6.1 root=/dev/sda1 ro quiet"
 
 /* SHA-256 of @data as hex */
+/* json_node_init_object() takes its own reference; these hand ours over. */
+static inline JsonNode *
+kl_mb_test_take_object(JsonObject *object)
+{
+	JsonNode *node = json_node_init_object(json_node_alloc(), object);
+	json_object_unref(object);
+	return node;
+}
+
+static inline JsonNode *
+kl_mb_test_take_array(JsonArray *array)
+{
+	JsonNode *node = json_node_init_array(json_node_alloc(), array);
+	json_array_unref(array);
+	return node;
+}
+
 static inline gchar *
 kl_mb_test_sha256(const gchar *data, gsize len)
 {
@@ -67,7 +84,7 @@ kl_mb_test_string_event(const gchar *text)
 {
 	JsonObject *object = json_object_new();
 	json_object_set_string_member(object, "String", text);
-	return json_node_init_object(json_node_alloc(), object);
+	return kl_mb_test_take_object(object);
 }
 
 static inline void
@@ -91,7 +108,7 @@ kl_mb_test_add_variable(JsonArray *events,
 	json_object_set_string_member(object, "VariableName", guid);
 	json_object_set_string_member(object, "UnicodeName", name);
 	json_object_set_member(object, "VariableData", data);
-	kl_mb_test_add(events, pcr, type, digest, json_node_init_object(json_node_alloc(), object));
+	kl_mb_test_add(events, pcr, type, digest, kl_mb_test_take_object(object));
 }
 
 /* [{"SignatureType", "Keys": [{SignatureOwner, SignatureData}, ...]}]; NULL-terminated data */
@@ -115,7 +132,7 @@ kl_mb_test_siglist(const gchar *type, ...)
 	json_object_set_string_member(list, "SignatureType", type);
 	json_object_set_array_member(list, "Keys", keys);
 	json_array_add_object_element(lists, list);
-	return json_node_init_array(json_node_alloc(), lists);
+	return kl_mb_test_take_array(lists);
 }
 
 static inline void
@@ -131,7 +148,7 @@ kl_mb_test_add_app(JsonArray *events, const gchar *label, const gchar *path)
 		       4,
 		       "EV_EFI_BOOT_SERVICES_APPLICATION",
 		       digest,
-		       json_node_init_object(json_node_alloc(), object));
+		       kl_mb_test_take_object(object));
 }
 
 static inline void
@@ -173,7 +190,7 @@ kl_mb_test_log_new(gboolean secure_boot)
 				"EV_EFI_VARIABLE_DRIVER_CONFIG",
 				KL_MB_TEST_GLOBAL,
 				"SecureBoot",
-				json_node_init_object(json_node_alloc(), sb));
+				kl_mb_test_take_object(sb));
 	if (secure_boot) {
 		kl_mb_test_add_variable(events,
 					7,
@@ -203,13 +220,12 @@ kl_mb_test_log_new(gboolean secure_boot)
 	} else {
 		const gchar *names[] = {"PK", "KEK", "db", "dbx"};
 		for (guint i = 0; i < G_N_ELEMENTS(names); i++)
-			kl_mb_test_add_variable(
-				events,
-				7,
-				"EV_EFI_VARIABLE_DRIVER_CONFIG",
-				i < 2 ? KL_MB_TEST_GLOBAL : KL_MB_TEST_IMAGE,
-				names[i],
-				json_node_init_array(json_node_alloc(), json_array_new()));
+			kl_mb_test_add_variable(events,
+						7,
+						"EV_EFI_VARIABLE_DRIVER_CONFIG",
+						i < 2 ? KL_MB_TEST_GLOBAL : KL_MB_TEST_IMAGE,
+						names[i],
+						kl_mb_test_take_array(json_array_new()));
 	}
 	for (guint pcr = 0; pcr < 8; pcr++)
 		kl_mb_test_add(events,
@@ -230,7 +246,7 @@ kl_mb_test_log_new(gboolean secure_boot)
 					"EV_EFI_VARIABLE_AUTHORITY",
 					KL_MB_TEST_IMAGE,
 					"db",
-					json_node_init_object(json_node_alloc(), sig));
+					kl_mb_test_take_object(sig));
 	}
 	kl_mb_test_add_ipl(events, 14, "MokList", "mok");
 	kl_mb_test_add_ipl(events, 8, "grub_cmd: linux " KL_MB_TEST_CMDLINE, NULL);
