@@ -36,10 +36,12 @@ static const struct {
 	const gchar *quark_name;
 	KlError code;
 } module_domains[] = {
+	{"kl-api-version-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-config-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-crypto-error-quark", KL_ERROR_INTERNAL},
 	{"kl-eventlog-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-ima-error-quark", KL_ERROR_INVALID_ARGUMENT},
+	{"kl-makecredential-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-mb-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-runtime-policy-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-tpm-error-quark", KL_ERROR_INVALID_ARGUMENT},

@@ -602,18 +602,20 @@ kl_ima_counts_to_string(const KlImaCounts *counts)
 }
 
 void
-kl_ima_result_init(KlImaResult *result)
-{
-	memset(result, 0, sizeof(*result));
-	result->findings = kl_findings_new();
-	kl_ima_state_init(&result->state);
-}
-
-void
 kl_ima_result_clear(KlImaResult *result)
 {
 	g_clear_pointer(&result->findings, g_ptr_array_unref);
 	memset(result, 0, sizeof(*result));
+}
+
+void
+kl_ima_result_init(KlImaResult *result)
+{
+	/* @result is zeroed or initialised already: initialising twice must
+	 * not leak the first findings (g_auto(KlImaResult) r = {0} + init). */
+	kl_ima_result_clear(result);
+	result->findings = kl_findings_new();
+	kl_ima_state_init(&result->state);
 }
 
 /* replay */

@@ -78,8 +78,13 @@ kl_http_server_request_started_cb(SoupServer *server, SoupServerMessage *msg, gp
 			 NULL);
 }
 
+/* REQUIRED refuses clients without a certificate in the handshake;
+ * REQUESTED (Keylime's CERT_OPTIONAL) lets them in, and routes decide. */
 gboolean
-kl_http_server_require_client_certificate(SoupServer *server, GTlsDatabase *ca, GError **error)
+kl_http_server_set_client_certificate_mode(SoupServer *server,
+					   GTlsDatabase *ca,
+					   GTlsAuthenticationMode mode,
+					   GError **error)
 {
 	g_return_val_if_fail(SOUP_IS_SERVER(server), FALSE);
 	g_return_val_if_fail(G_IS_TLS_DATABASE(ca), FALSE);
@@ -93,7 +98,7 @@ kl_http_server_require_client_certificate(SoupServer *server, GTlsDatabase *ca, 
 		return FALSE;
 	}
 	soup_server_set_tls_database(server, ca);
-	soup_server_set_tls_auth_mode(server, G_TLS_AUTHENTICATION_REQUIRED);
+	soup_server_set_tls_auth_mode(server, mode);
 	if (g_object_get_data(G_OBJECT(server), KL_HTTP_REQUIRE_CLIENT_KEY) == NULL) {
 		g_signal_connect(server,
 				 "request-started",
@@ -102,6 +107,15 @@ kl_http_server_require_client_certificate(SoupServer *server, GTlsDatabase *ca, 
 		g_object_set_data(G_OBJECT(server), KL_HTTP_REQUIRE_CLIENT_KEY, GINT_TO_POINTER(1));
 	}
 	return TRUE;
+}
+
+gboolean
+kl_http_server_require_client_certificate(SoupServer *server, GTlsDatabase *ca, GError **error)
+{
+	return kl_http_server_set_client_certificate_mode(server,
+							  ca,
+							  G_TLS_AUTHENTICATION_REQUIRED,
+							  error);
 }
 
 GTlsCertificate *

@@ -16,6 +16,10 @@ GTlsDatabase *kl_http_tls_database_new(const gchar *ca_path, GError **error);
 
 gboolean
 kl_http_server_require_client_certificate(SoupServer *server, GTlsDatabase *ca, GError **error);
+gboolean kl_http_server_set_client_certificate_mode(SoupServer *server,
+						    GTlsDatabase *ca,
+						    GTlsAuthenticationMode mode,
+						    GError **error);
 GTlsCertificate *kl_http_server_message_get_peer_certificate(SoupServerMessage *msg);
 
 SoupSession *kl_http_client_session_new(const gchar *ca_path, GError **error);

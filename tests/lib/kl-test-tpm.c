@@ -1,7 +1,7 @@
 /*
  * The ESYS plumbing shared by the tpm suite and the quote benchmark: one
- * TCTI + ESYS connection to a fixture swtpm, AKs under its RSA EK, PCRs,
- * quotes in Keylime's encoding, NV reads.  TSS return codes become GErrors
+ * TCTI + ESYS connection to a fixture swtpm, AKs under its RSA (or ECC) EK,
+ * PCRs, quotes in Keylime's encoding, NV reads, ActivateCredential.  TSS return codes become GErrors
  * at one spot, kl_test_tpm_check_rc().
  */
 #include "config.h"
@@ -13,6 +13,7 @@
 
 #include <gio/gio.h>
 
+#include "kl-makecredential.h"
 #include "kl-quote.h"
 #include "kl-test-tpm.h"
 
@@ -22,6 +23,7 @@ struct _KlTestTpm {
 	TSS2_TCTI_CONTEXT *tcti;
 	ESYS_CONTEXT *esys;
 	ESYS_TR ek;
+	TPM2_ALG_ID ek_type; /* which of the fixture's EKs @ek is */
 };
 
 static gboolean
@@ -61,6 +63,7 @@ kl_test_tpm_new(KlTestSwtpm *swtpm, GError **error)
 	g_return_val_if_fail(swtpm != NULL, NULL);
 	self->swtpm = swtpm;
 	self->ek = ESYS_TR_NONE;
+	self->ek_type = TPM2_ALG_RSA;
 	if (!kl_test_tpm_check_rc(
 		    Tss2_TctiLdr_Initialize(kl_test_swtpm_get_tcti(swtpm), &self->tcti),
 		    "Tss2_TctiLdr_Initialize",
@@ -111,13 +114,77 @@ kl_test_tpm_get_esys(KlTestTpm *self)
 	return self->esys;
 }
 
-/* The EK's authPolicy is PolicySecret(endorsement): a fresh session per use. */
+/*
+ * Switches the EK that AKs are created under and credentials activated
+ * with: the RSA-2048 one (0x81010001) or the ECC P-384 one (0x81010016).
+ */
+gboolean
+kl_test_tpm_use_ek(KlTestTpm *self, TPM2_ALG_ID type, GError **error)
+{
+	ESYS_TR ek = ESYS_TR_NONE;
+	TPM2_HANDLE handle = type == TPM2_ALG_ECC ? KL_TEST_SWTPM_EK_HANDLE_ECC
+						  : KL_TEST_SWTPM_EK_HANDLE_RSA;
+
+	g_return_val_if_fail(type == TPM2_ALG_RSA || type == TPM2_ALG_ECC, FALSE);
+	if (type == self->ek_type)
+		return TRUE;
+	if (!kl_test_tpm_check_rc(Esys_TR_FromTPMPublic(self->esys,
+							handle,
+							ESYS_TR_NONE,
+							ESYS_TR_NONE,
+							ESYS_TR_NONE,
+							&ek),
+				  "Esys_TR_FromTPMPublic(EK)",
+				  error))
+		return FALSE;
+	Esys_TR_Close(self->esys, &self->ek);
+	self->ek = ek;
+	self->ek_type = type;
+	return TRUE;
+}
+
+/* The EK in use as the agent sends it: a marshalled TPM2B_PUBLIC. */
+GBytes *
+kl_test_tpm_get_ek_public(KlTestTpm *self, GError **error)
+{
+	TPM2B_PUBLIC *pub = NULL;
+	guint8 buf[sizeof(TPM2B_PUBLIC)];
+	size_t offset = 0;
+	TSS2_RC rc;
+
+	if (!kl_test_tpm_check_rc(Esys_ReadPublic(self->esys,
+						  self->ek,
+						  ESYS_TR_NONE,
+						  ESYS_TR_NONE,
+						  ESYS_TR_NONE,
+						  &pub,
+						  NULL,
+						  NULL),
+				  "Esys_ReadPublic(EK)",
+				  error))
+		return NULL;
+	rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &offset);
+	Esys_Free(pub);
+	if (!kl_test_tpm_check_rc(rc, "Tss2_MU_TPM2B_PUBLIC_Marshal", error))
+		return NULL;
+	return g_bytes_new(buf, offset);
+}
+
+/*
+ * The RSA EK's authPolicy is PolicySecret(endorsement): a fresh session per
+ * use.  swtpm's ECC EK (a high-range template) has userWithAuth set and an
+ * empty auth value, so a password session is enough for it.
+ */
 static gboolean
 kl_test_tpm_ek_session(KlTestTpm *self, ESYS_TR *session, GError **error)
 {
 	TPMT_SYM_DEF symmetric = {.algorithm = TPM2_ALG_NULL};
 
 	*session = ESYS_TR_NONE;
+	if (self->ek_type == TPM2_ALG_ECC) {
+		*session = ESYS_TR_PASSWORD;
+		return TRUE;
+	}
 	if (!kl_test_tpm_check_rc(Esys_StartAuthSession(self->esys,
 							ESYS_TR_NONE,
 							ESYS_TR_NONE,
@@ -157,7 +224,8 @@ static void
 kl_test_tpm_session_done(KlTestTpm *self, ESYS_TR session)
 {
 	/* gone already if the command ended the session: ignore the result */
-	Esys_FlushContext(self->esys, session);
+	if (session != ESYS_TR_PASSWORD)
+		Esys_FlushContext(self->esys, session);
 }
 
 void
@@ -298,6 +366,45 @@ kl_test_tpm_unload_ak(KlTestTpm *self, KlTestTpmAk *ak, GError **error)
 		return FALSE;
 	ak->handle = ESYS_TR_NONE;
 	return TRUE;
+}
+
+/*
+ * What the agent does with the registrar's blob: parse the tpm2-tools file
+ * and TPM2_ActivateCredential(@ak, EK).  Returns the credential.
+ */
+GBytes *
+kl_test_tpm_activate_credential(KlTestTpm *self, KlTestTpmAk *ak, GBytes *blob, GError **error)
+{
+	TPM2B_ID_OBJECT id = {0};
+	TPM2B_ENCRYPTED_SECRET secret = {0};
+	TPM2B_DIGEST *cert = NULL;
+	ESYS_TR session;
+	TSS2_RC rc;
+	GBytes *out;
+
+	if (!kl_makecredential_blob_parse(g_bytes_get_data(blob, NULL),
+					  g_bytes_get_size(blob),
+					  &id,
+					  &secret,
+					  error))
+		return NULL;
+	if (!kl_test_tpm_ek_session(self, &session, error))
+		return NULL;
+	rc = Esys_ActivateCredential(self->esys,
+				     ak->handle,
+				     self->ek,
+				     ESYS_TR_PASSWORD,
+				     session,
+				     ESYS_TR_NONE,
+				     &id,
+				     &secret,
+				     &cert);
+	kl_test_tpm_session_done(self, session);
+	if (!kl_test_tpm_check_rc(rc, "Esys_ActivateCredential", error))
+		return NULL;
+	out = g_bytes_new(cert->buffer, cert->size);
+	Esys_Free(cert);
+	return out;
 }
 
 /* The Name the TPM computed for a loaded object. */

@@ -1,8 +1,9 @@
 /*
  * kl-test-tpm: the ESYS plumbing that tests and benchmarks share against a
- * KlTestSwtpm — a connection with the fixture's persisted RSA EK, AKs made
- * under that EK, PCR reads, resets and extends, quotes as the agent makes
- * them and encoded as Keylime sends them, and NV reads.
+ * KlTestSwtpm — a connection with the fixture's persisted RSA EK (or its
+ * ECC P-384 EK), AKs made under that EK, ActivateCredential, PCR reads,
+ * resets and extends, quotes as the agent makes them and encoded as Keylime
+ * sends them, and NV reads.
  *
  * Every call that talks to the TPM takes a GError: a TSS return code is
  * reported as G_IO_ERROR_FAILED with the command's name and
@@ -41,6 +42,8 @@ KlTestTpm *kl_test_tpm_new_fixture(GError **error);
 KlTestSwtpm *kl_test_tpm_get_swtpm(KlTestTpm *self);
 ESYS_CONTEXT *kl_test_tpm_get_esys(KlTestTpm *self);
 void kl_test_tpm_free(KlTestTpm *self);
+gboolean kl_test_tpm_use_ek(KlTestTpm *self, TPM2_ALG_ID type, GError **error); /* RSA default */
+GBytes *kl_test_tpm_get_ek_public(KlTestTpm *self, GError **error);
 
 KlTestTpmAk *kl_test_tpm_create_ak(KlTestTpm *self,
 				   TPM2_ALG_ID type,
@@ -51,6 +54,8 @@ KlTestTpmAk *kl_test_tpm_create_ak(KlTestTpm *self,
 gboolean kl_test_tpm_unload_ak(KlTestTpm *self, KlTestTpmAk *ak, GError **error);
 void kl_test_tpm_ak_free(KlTestTpmAk *ak);
 GBytes *kl_test_tpm_get_name(KlTestTpm *self, ESYS_TR handle, GError **error);
+GBytes *
+kl_test_tpm_activate_credential(KlTestTpm *self, KlTestTpmAk *ak, GBytes *blob, GError **error);
 
 KlPcrBank *kl_test_tpm_read_pcrs(KlTestTpm *self, guint32 mask, TPM2_ALG_ID bank, GError **error);
 gboolean kl_test_tpm_reset(KlTestTpm *self, guint pcr, GError **error);
