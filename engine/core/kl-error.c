@@ -44,6 +44,7 @@ static const struct {
 	{"kl-makecredential-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-mb-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-runtime-policy-error-quark", KL_ERROR_INVALID_ARGUMENT},
+	{"kl-store-error-quark", KL_ERROR_INTERNAL},
 	{"kl-tpm-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"g-key-file-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"g-convert-error-quark", KL_ERROR_INVALID_ARGUMENT},
