@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kl-crypto.h"
+#include "kl-test-data.h"
 #include "kl-test-dir.h"
 #include "kl-x509.h"
 
@@ -61,19 +62,10 @@ have_tool(const gchar *name)
 	return TRUE;
 }
 
-static GBytes *
-hex_bytes(const gchar *hex)
-{
-	g_autoptr(GError) error = NULL;
-	GBytes *bytes = kl_crypto_hex_decode(hex, &error);
-	g_assert_no_error(error);
-	return bytes;
-}
-
 static KlSecret *
 hex_secret(const gchar *hex)
 {
-	g_autoptr(GBytes) bytes = hex_bytes(hex);
+	g_autoptr(GBytes) bytes = kl_test_hex(hex);
 	gsize len = 0;
 	const guint8 *data = g_bytes_get_data(bytes, &len);
 	return kl_secret_new(data, len);
@@ -268,7 +260,7 @@ static void
 test_hex(void)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) bytes = hex_bytes("00A1ff");
+	g_autoptr(GBytes) bytes = kl_test_hex("00A1ff");
 	g_autofree gchar *hex = bytes_hex(bytes);
 
 	g_assert_cmpstr(hex, ==, "00a1ff");
@@ -347,8 +339,8 @@ test_aes_gcm_known_answer(void)
 		const guint8 *data;
 		g_autoptr(GError) error = NULL;
 		g_autoptr(KlSecret) key = hex_secret(vectors[i].key);
-		g_autoptr(GBytes) iv = hex_bytes(vectors[i].iv);
-		g_autoptr(GBytes) msg = hex_bytes(vectors[i].msg);
+		g_autoptr(GBytes) iv = kl_test_hex(vectors[i].iv);
+		g_autoptr(GBytes) msg = kl_test_hex(vectors[i].msg);
 		g_autoptr(GBytes) out = NULL;
 		g_autoptr(GBytes) back = NULL;
 		g_autofree gchar *expected =
@@ -445,7 +437,7 @@ test_aes_gcm_python_interop(void)
 				{"python3", "-c", py_aesgcm_encrypt, key_hex, plain_hex, NULL};
 			py_ct = run_tool(argv);
 		}
-		py_ct_bytes = hex_bytes(py_ct);
+		py_ct_bytes = kl_test_hex(py_ct);
 		data = g_bytes_get_data(py_ct_bytes, &len);
 		our_pt = kl_crypto_aes_gcm_decrypt(key, data, len, &error);
 		g_assert_no_error(error);

@@ -10,6 +10,7 @@
 
 #include "kl-eventlog.h"
 #include "kl-json.h"
+#include "kl-test-data.h"
 
 /* sha256 PCR 0 of binary_bios_measurements with locality 3 as the TCG
  * spec says (tpm2-tools 5.4 extends the locality event instead) */
@@ -18,14 +19,9 @@
 static GBytes *
 kl_test_load(const gchar *name)
 {
-	g_autofree gchar *path =
-		g_test_build_filename(G_TEST_DIST, "data", "eventlogs", name, NULL);
-	g_autoptr(GError) error = NULL;
-	gchar *contents = NULL;
 	gsize len = 0;
+	gchar *contents = kl_test_load_data(&len, "eventlogs", name, NULL);
 
-	g_assert_true(g_file_get_contents(path, &contents, &len, &error));
-	g_assert_no_error(error);
 	return g_bytes_new_take(contents, len);
 }
 

@@ -7,6 +7,7 @@
 
 #include "kl-crypto.h"
 #include "kl-ima-log.h"
+#include "kl-test-data.h"
 
 #define LOG_SHA1_PCR   "8adcb4304b78ee782bbba3733b191591e75dc83d"
 #define LOG_SHA256_PCR "8dcd5e7eb63e363377ec19b0d358601ccc19f25a30486f35784c5288dbb91d9d"
@@ -62,27 +63,6 @@ static const gchar *upstream_lines[] = {
 	"a91022100cc4d015ae932fb98d6846645ed7d1bb1afd4621ec9089bc087126f191886dd31",
 };
 
-static gchar *
-load_fixture(const gchar *name, gsize *len)
-{
-	g_autofree gchar *path = g_test_build_filename(G_TEST_DIST, "data", "ima", name, NULL);
-	g_autoptr(GError) error = NULL;
-	gchar *data = NULL;
-
-	g_assert_true(g_file_get_contents(path, &data, len, &error));
-	g_assert_no_error(error);
-	return data;
-}
-
-static GBytes *
-hex_to_bytes(const gchar *hex)
-{
-	g_autoptr(GError) error = NULL;
-	GBytes *bytes = kl_crypto_hex_decode(hex, &error);
-	g_assert_no_error(error);
-	return bytes;
-}
-
 /* replays @log with the simple options; returns whether it worked */
 static gboolean
 replay(const gchar *log,
@@ -95,7 +75,7 @@ replay(const gchar *log,
        GError **error)
 {
 	g_autoptr(KlImaLogParser) parser = kl_ima_log_parser_new_for_data(log, len);
-	g_autoptr(GBytes) quoted = quoted_hex != NULL ? hex_to_bytes(quoted_hex) : NULL;
+	g_autoptr(GBytes) quoted = quoted_hex != NULL ? kl_test_hex(quoted_hex) : NULL;
 	KlImaReplayOptions options = {0};
 
 	options.bank = bank;
@@ -154,7 +134,7 @@ test_fixtures(void)
 		g_auto(KlImaResult) wrong = {0};
 		g_autoptr(GError) error = NULL;
 		gsize len = 0;
-		g_autofree gchar *log = load_fixture(fixtures[i].name, &len);
+		g_autofree gchar *log = kl_test_load_data(&len, "ima", fixtures[i].name, NULL);
 
 		g_assert_true(replay(log,
 				     len,
@@ -189,7 +169,7 @@ test_fixture_unknown(void)
 	g_auto(KlImaResult) result = {0};
 	g_autoptr(GError) error = NULL;
 	gsize len = 0;
-	g_autofree gchar *log = load_fixture("ima-log-unknown", &len);
+	g_autofree gchar *log = kl_test_load_data(&len, "ima", "ima-log-unknown", NULL);
 
 	g_assert_true(replay(log, len, KL_IMA_BANK_SHA1, NULL, NULL, NULL, &result, &error));
 	g_assert_no_error(error);
@@ -216,7 +196,7 @@ test_worked_pcr(void)
 		{KL_IMA_BANK_SHA512, LOG_SHA512_PCR},
 	};
 	gsize len = 0;
-	g_autofree gchar *log = load_fixture("ima-log-sha256", &len);
+	g_autofree gchar *log = kl_test_load_data(&len, "ima", "ima-log-sha256", NULL);
 
 	for (guint i = 0; i < G_N_ELEMENTS(banks); i++) {
 		g_auto(KlImaResult) result = {0};
@@ -581,7 +561,7 @@ upstream_pcrs(void)
 
 	for (guint i = 0; i < G_N_ELEMENTS(upstream_lines); i++) {
 		g_autofree gchar *hash_hex = g_strndup(upstream_lines[i] + 3, 40);
-		g_autoptr(GBytes) hash = hex_to_bytes(hash_hex);
+		g_autoptr(GBytes) hash = kl_test_hex(hash_hex);
 		guint8 buf[40];
 		gsize len = 0;
 		memcpy(buf, running, 20);
@@ -661,7 +641,7 @@ static void
 test_pcr_mismatch(void)
 {
 	gsize len = 0;
-	g_autofree gchar *log = load_fixture("ima-log-sha256", &len);
+	g_autofree gchar *log = kl_test_load_data(&len, "ima", "ima-log-sha256", NULL);
 	g_auto(KlImaResult) result = {0};
 	g_autoptr(GError) error = NULL;
 

@@ -11,6 +11,7 @@
 #include "kl-crypto.h"
 #include "kl-ima-log.h"
 #include "kl-ima-sig.h"
+#include "kl-test-data.h"
 #include "kl-x509.h"
 
 /* upstream's test_ima_verification.py SIGNATURES: RSA then EC */
@@ -45,15 +46,6 @@
 	"0603551d25040c300a06082b06010505070302300b0603551d0f040403020780300906072a8648ce3d040103" \
 	"48003045022033d47b623c9feefab7d6e68b001ac6463433f99b61ce7b951a32da065a5d17af022100f3d73e" \
 	"38070053aec63a941ed36ae0dcfa25ed9cd538c459732a7e782132a4ca"
-
-static GBytes *
-hex_to_bytes(const gchar *hex)
-{
-	g_autoptr(GError) error = NULL;
-	GBytes *bytes = kl_crypto_hex_decode(hex, &error);
-	g_assert_no_error(error);
-	return bytes;
-}
 
 static EVP_PKEY *
 load_key(const gchar *name)
@@ -282,10 +274,10 @@ test_upstream(void)
 	g_autoptr(EVP_PKEY) rsa = load_key("upstream-rsa2048pub.pem");
 	g_autoptr(EVP_PKEY) ec = load_key("upstream-secp256k1.pem");
 	g_autoptr(KlImaKeyrings) learned = kl_ima_keyrings_new();
-	g_autoptr(GBytes) dd_sig = hex_to_bytes(DD_SIG);
-	g_autoptr(GBytes) dd_digest = hex_to_bytes(DD_DIGEST);
-	g_autoptr(GBytes) zmore_sig = hex_to_bytes(ZMORE_SIG);
-	g_autoptr(GBytes) zmore_digest = hex_to_bytes(ZMORE_DIGEST);
+	g_autoptr(GBytes) dd_sig = kl_test_hex(DD_SIG);
+	g_autoptr(GBytes) dd_digest = kl_test_hex(DD_DIGEST);
+	g_autoptr(GBytes) zmore_sig = kl_test_hex(ZMORE_SIG);
+	g_autoptr(GBytes) zmore_digest = kl_test_hex(ZMORE_DIGEST);
 	g_autoptr(GError) error = NULL;
 	guint32 keyid = 0;
 
@@ -332,7 +324,7 @@ test_upstream(void)
 static void
 test_key_from_buffer(void)
 {
-	g_autoptr(GBytes) cert = hex_to_bytes(IMA_CERT);
+	g_autoptr(GBytes) cert = kl_test_hex(IMA_CERT);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(EVP_PKEY) from_cert = NULL;
 	g_autoptr(EVP_PKEY) rsa = kl_key_generate_rsa(2048, &error);

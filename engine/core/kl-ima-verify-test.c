@@ -10,6 +10,7 @@
 
 #include "kl-crypto.h"
 #include "kl-ima-verify.h"
+#include "kl-test-data.h"
 #include "kl-x509.h"
 
 /* upstream's MEASUREMENTS (3 unsigned ima-sig), SIGNATURES (RSA, EC) */
@@ -808,12 +809,8 @@ static void
 test_verify_log(void)
 {
 	gsize len = 0;
-	g_autofree gchar *path =
-		g_test_build_filename(G_TEST_DIST, "data", "ima", "ima-log-sha256", NULL);
-	g_autofree gchar *log = NULL;
-	g_autofree gchar *policy_path =
-		g_test_build_filename(G_TEST_DIST, "data", "ima", "policy-sha256", NULL);
-	g_autofree gchar *policy_json = NULL;
+	g_autofree gchar *log = kl_test_load_data(&len, "ima", "ima-log-sha256", NULL);
+	g_autofree gchar *policy_json = kl_test_load_data(NULL, "ima", "policy-sha256", NULL);
 	g_autoptr(KlRuntimePolicy) policy = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) quoted = NULL;
@@ -822,8 +819,6 @@ test_verify_log(void)
 	g_auto(KlImaResult) bad_bank = {0};
 	g_autofree gchar *summary = NULL;
 
-	g_assert_true(g_file_get_contents(path, &log, &len, &error));
-	g_assert_true(g_file_get_contents(policy_path, &policy_json, NULL, &error));
 	policy = kl_runtime_policy_new_from_json(policy_json, strlen(policy_json), &error);
 	g_assert_no_error(error);
 	quoted = kl_crypto_hex_decode(

@@ -12,15 +12,7 @@
 #include <tss2/tss2_mu.h>
 
 #include "kl-makecredential.h"
-
-static GBytes *
-hex(const gchar *text)
-{
-	g_autoptr(GError) error = NULL;
-	GBytes *bytes = kl_crypto_hex_decode(text, &error);
-	g_assert_no_error(error);
-	return bytes;
-}
+#include "kl-test-data.h"
 
 static gchar *
 secret_hex(KlSecret *secret)
@@ -420,12 +412,12 @@ static void
 test_parse_hostile(void)
 {
 	/* magic, version 1, ID object (2+2 integrity +3), secret of 4 */
-	g_autoptr(GBytes) good = hex("badcc0de00000001"
-				     "0007"
-				     "0002aaaa"
-				     "bbbbbb"
-				     "0004"
-				     "cccccccc");
+	g_autoptr(GBytes) good = kl_test_hex("badcc0de00000001"
+					     "0007"
+					     "0002aaaa"
+					     "bbbbbb"
+					     "0004"
+					     "cccccccc");
 	gsize size = 0;
 	const guint8 *data = g_bytes_get_data(good, &size);
 	g_autofree guint8 *buf = g_memdup2(data, size + 1);

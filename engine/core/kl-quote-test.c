@@ -12,6 +12,7 @@
 
 #include "kl-finding.h"
 #include "kl-quote.h"
+#include "kl-test-data.h"
 #include "kl-x509.h"
 
 /* spec §4.8: 20 raw bytes of nonce, PCRs 15, 16, 22 of sha256 */
@@ -27,15 +28,6 @@ typedef struct {
 	gchar *nonce; /* the fixture's raw bytes as a C string: no NUL in them */
 } QuoteParts;
 
-static GBytes *
-hex(const gchar *text)
-{
-	g_autoptr(GError) error = NULL;
-	GBytes *bytes = kl_crypto_hex_decode(text, &error);
-	g_assert_no_error(error);
-	return bytes;
-}
-
 static void
 quote_parts_clear(QuoteParts *parts)
 {
@@ -47,9 +39,9 @@ static void
 quote_parts_init(QuoteParts *parts)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) nonce = hex(fixture_nonce);
-	g_autoptr(GBytes) digest = hex(fixture_digest);
-	g_autoptr(GBytes) pcr16 = hex(fixture_pcr16);
+	g_autoptr(GBytes) nonce = kl_test_hex(fixture_nonce);
+	g_autoptr(GBytes) digest = kl_test_hex(fixture_digest);
+	g_autoptr(GBytes) pcr16 = kl_test_hex(fixture_pcr16);
 	TPMS_PCR_SELECTION *sel = &parts->attest.attested.quote.pcrSelect.pcrSelections[0];
 	guint8 zeros[32] = {0};
 	guint8 ones[32];

@@ -14,6 +14,7 @@
 
 #include "kl-error.h"
 #include "kl-runtime-policy.h"
+#include "kl-test-data.h"
 #include "kl-x509.h"
 
 #define SHA1_BASE  "b261df1756a43b2d35c8ca13389c026840961d36"
@@ -27,31 +28,10 @@
 #define RSA_KEYID 0xa687231bu
 #define EC_KEYID  0xe6743191u
 
-static gchar *
-read_data(const gchar *name, gsize *len)
-{
-	g_autofree gchar *path = g_test_build_filename(G_TEST_DIST, "data", "ima", name, NULL);
-	g_autoptr(GError) error = NULL;
-	gchar *data = NULL;
-
-	g_assert_true(g_file_get_contents(path, &data, len, &error));
-	g_assert_no_error(error);
-	return data;
-}
-
-static GBytes *
-hex(const gchar *text)
-{
-	g_autoptr(GError) error = NULL;
-	GBytes *bytes = kl_crypto_hex_decode(text, &error);
-	g_assert_no_error(error);
-	return bytes;
-}
-
 static KlRuntimePolicyLookup
 lookup(KlRuntimePolicy *policy, KlRuntimePolicyMap map, const gchar *name, const gchar *digest)
 {
-	g_autoptr(GBytes) bytes = hex(digest);
+	g_autoptr(GBytes) bytes = kl_test_hex(digest);
 	gsize len = 0;
 	const guint8 *data = g_bytes_get_data(bytes, &len);
 	return kl_runtime_policy_lookup(policy, map, name, data, len);
@@ -111,7 +91,7 @@ test_upstream_policies(void)
 		g_autoptr(KlRuntimePolicy) policy = NULL;
 		g_autofree gchar *expected_checksum = NULL;
 		gsize len = 0;
-		g_autofree gchar *data = read_data(files[i], &len);
+		g_autofree gchar *data = kl_test_load_data(&len, "ima", files[i], NULL);
 		gsize doc_len = 0;
 		const gchar *doc;
 
@@ -529,8 +509,7 @@ test_large_policy(void)
 static gchar *
 keyring_json(void)
 {
-	gsize len = 0;
-	return read_data("ima-keyring.json", &len);
+	return kl_test_load_data(NULL, "ima", "ima-keyring.json", NULL);
 }
 
 static void
@@ -650,7 +629,7 @@ test_dsse(void)
 	g_autoptr(KlRuntimePolicy) policy2 = NULL;
 	g_autoptr(GBytes) payload = NULL;
 	gsize len = 0;
-	g_autofree gchar *data = read_data("policy-sha256", &len);
+	g_autofree gchar *data = kl_test_load_data(&len, "ima", "policy-sha256", NULL);
 	gsize doc_len = 0;
 	const gchar *doc;
 
@@ -900,7 +879,7 @@ test_allowlist_flat_lines(void)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(KlRuntimePolicy) policy = NULL;
 	gsize len = 0;
-	g_autofree gchar *upstream = read_data("allowlist-sha256", &len);
+	g_autofree gchar *upstream = kl_test_load_data(&len, "ima", "allowlist-sha256", NULL);
 	const gchar *text = "\n" SHA1_BASE "  /usr/bin/bash\n"
 			    "sha256:" SHA256_A "\t/usr/bin/with space\n"
 			    "   \n" SHA256_B " %keyring:.ima\n" SHA1_OTHER "\n";
@@ -963,7 +942,7 @@ test_allowlist_json(void)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(KlRuntimePolicy) policy = NULL;
 	gsize len = 0;
-	g_autofree gchar *v1 = read_data("policy-sha1", &len);
+	g_autofree gchar *v1 = kl_test_load_data(&len, "ima", "policy-sha1", NULL);
 	const gchar *old = "{\"meta\": {\"version\": 1}, \"release\": 0, \"hashes\": "
 			   "{\"/usr/bin/bash\": [\"" SHA1_OTHER "\"]}, \"keyrings\": {\".ima\": "
 			   "[\"" SHA256_B "\"]}, \"ima\": {\"ignored_keyrings\": [\"*\"], "

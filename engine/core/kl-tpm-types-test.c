@@ -8,6 +8,7 @@
 #include <openssl/core_names.h>
 #include <tss2/tss2_mu.h>
 
+#include "kl-test-data.h"
 #include "kl-tpm-types.h"
 #include "kl-x509.h"
 
@@ -18,20 +19,11 @@ static const gchar *fixture_pcr16 =
 static const gchar *fixture_digest =
 	"ec1636c69c548fd09a165a4f874e5d1610a8fbe36241566017e92b17e144b971";
 
-static GBytes *
-hex(const gchar *text)
-{
-	g_autoptr(GError) error = NULL;
-	GBytes *bytes = kl_crypto_hex_decode(text, &error);
-	g_assert_no_error(error);
-	return bytes;
-}
-
 static void
 fixture_attest(TPMS_ATTEST *attest)
 {
-	g_autoptr(GBytes) nonce = hex(fixture_nonce);
-	g_autoptr(GBytes) digest = hex(fixture_digest);
+	g_autoptr(GBytes) nonce = kl_test_hex(fixture_nonce);
+	g_autoptr(GBytes) digest = kl_test_hex(fixture_digest);
 	TPMS_PCR_SELECTION *sel = &attest->attested.quote.pcrSelect.pcrSelections[0];
 
 	memset(attest, 0, sizeof(*attest));
@@ -603,7 +595,7 @@ test_public_ecc(void)
 		/* x = p is not a coordinate */
 		if (curves[i].id == TPM2_ECC_NIST_P256) {
 			g_autoptr(GByteArray) bad = NULL;
-			g_autoptr(GBytes) p = hex(
+			g_autoptr(GBytes) p = kl_test_hex(
 				"ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
 			TPM2B_PUBLIC at_p = tpl;
 			memcpy(at_p.publicArea.unique.ecc.x.buffer, g_bytes_get_data(p, NULL), 32);
@@ -640,7 +632,7 @@ fixture_banks(void)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) banks =
 		g_ptr_array_new_with_free_func((GDestroyNotify)kl_pcr_bank_free);
-	g_autoptr(GBytes) pcr16 = hex(fixture_pcr16);
+	g_autoptr(GBytes) pcr16 = kl_test_hex(fixture_pcr16);
 	guint8 zeros[32] = {0};
 	guint8 ones[32];
 	KlPcrBank *bank = kl_pcr_bank_new(TPM2_ALG_SHA256, &error);
