@@ -269,7 +269,12 @@ kl_eventlog_utf16_to_utf8(const guint8 *data, gsize n_units)
 static gchar *
 kl_eventlog_bytes_to_string(const guint8 *data, gsize len)
 {
-	const guint8 *nul = memchr(data, 0, len);
+	const guint8 *nul;
+
+	/* an empty event has no data pointer at all */
+	if (len == 0)
+		return g_strdup("");
+	nul = memchr(data, 0, len);
 	if (nul != NULL)
 		len = (gsize)(nul - data);
 	return g_utf8_make_valid((const gchar *)data, (gssize)len);
