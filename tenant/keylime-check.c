@@ -15,7 +15,6 @@
 #include <locale.h>
 #include <stdio.h>
 
-#include <gio/gunixinputstream.h>
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 
@@ -27,6 +26,7 @@
 #include "kl-mb-policy.h"
 #include "kl-quote.h"
 #include "kl-runtime-policy.h"
+#include "kl-tenant-input.h"
 #include "kl-tpm-policy.h"
 #include "kl-tpm-types.h"
 #include "kl-x509.h"
@@ -54,47 +54,6 @@ kl_check_usage(GOptionContext *context, const gchar *message)
 	g_autofree gchar *help = g_option_context_get_help(context, TRUE, NULL);
 	g_printerr("keylime-check: %s\n\n%s", message, help);
 	return KL_CHECK_EXIT_UNUSABLE;
-}
-
-/* A file, or standard input for "-". */
-static gchar *
-kl_check_read(const gchar *path, gsize *length, GError **error)
-{
-	g_autoptr(GInputStream) stream = NULL;
-	g_autoptr(GOutputStream) memory = NULL;
-	g_autoptr(GFile) file = NULL;
-	gssize copied;
-
-	if (g_strcmp0(path, "-") == 0) {
-		stream = g_unix_input_stream_new(0, FALSE);
-	} else {
-		file = g_file_new_for_commandline_arg(path);
-		stream = G_INPUT_STREAM(g_file_read(file, NULL, error));
-		if (stream == NULL)
-			return NULL;
-	}
-	memory = g_memory_output_stream_new_resizable();
-	copied = g_output_stream_splice(memory,
-					stream,
-					G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE,
-					NULL,
-					error);
-	if (copied < 0)
-		return NULL;
-	if ((gsize)copied > KL_CHECK_MAX_INPUT) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_MESSAGE_TOO_LARGE,
-			    "larger than %u MiB",
-			    (guint)(KL_CHECK_MAX_INPUT / (1024 * 1024)));
-		return NULL;
-	}
-	*length = (gsize)copied;
-	/* NUL-terminate: the quote and the policies are text. */
-	if (!g_output_stream_write_all(memory, "", 1, NULL, NULL, error) ||
-	    !g_output_stream_close(memory, NULL, error))
-		return NULL;
-	return g_memory_output_stream_steal_data(G_MEMORY_OUTPUT_STREAM(memory));
 }
 
 static void
@@ -168,7 +127,7 @@ kl_check_load_ak(const gchar *ak_tpm, const gchar *ak_file, GError **error)
 			return NULL;
 		}
 	} else {
-		data = kl_check_read(ak_file, &length, error);
+		data = kl_tenant_read_input(ak_file, KL_CHECK_MAX_INPUT, &length, error);
 		if (data == NULL) {
 			g_prefix_error(error, "%s: ", ak_file);
 			return NULL;
@@ -309,7 +268,7 @@ kl_check_quote(int argc, char **argv)
 	ak = kl_check_load_ak(ak_tpm, ak_file, &error);
 	if (ak == NULL)
 		return kl_check_unusable(NULL, error);
-	quote_text = kl_check_read(quote_file, &length, &error);
+	quote_text = kl_tenant_read_input(quote_file, KL_CHECK_MAX_INPUT, &length, &error);
 	if (quote_text == NULL)
 		return kl_check_unusable(quote_file, error);
 	g_strstrip(quote_text);
@@ -324,7 +283,7 @@ kl_check_quote(int argc, char **argv)
 			return kl_check_unusable("--tpm-policy", error);
 	}
 	if (pubkey_file != NULL) {
-		pubkey = kl_check_read(pubkey_file, &length, &error);
+		pubkey = kl_tenant_read_input(pubkey_file, KL_CHECK_MAX_INPUT, &length, &error);
 		if (pubkey == NULL)
 			return kl_check_unusable(pubkey_file, error);
 	}
@@ -391,7 +350,7 @@ kl_check_load_policy(const gchar *policy_file,
 	if (policy_file != NULL) {
 		g_autoptr(EVP_PKEY) key = NULL;
 		KlRuntimePolicy *policy;
-		data = kl_check_read(policy_file, &length, error);
+		data = kl_tenant_read_input(policy_file, KL_CHECK_MAX_INPUT, &length, error);
 		if (data == NULL) {
 			g_prefix_error(error, "%s: ", policy_file);
 			return NULL;
@@ -429,7 +388,7 @@ kl_check_load_policy(const gchar *policy_file,
 	} else {
 		g_autoptr(KlRuntimePolicyBuilder) builder = kl_runtime_policy_builder_new();
 		g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
-		data = kl_check_read(allowlist_file, &length, error);
+		data = kl_tenant_read_input(allowlist_file, KL_CHECK_MAX_INPUT, &length, error);
 		if (data == NULL || !kl_runtime_policy_builder_add_allowlist(builder,
 									     data,
 									     length,
@@ -443,7 +402,10 @@ kl_check_load_policy(const gchar *policy_file,
 				   allowlist_file,
 				   (const gchar *)g_ptr_array_index(warnings, i));
 		if (exclude_file != NULL) {
-			g_autofree gchar *excludes = kl_check_read(exclude_file, &length, error);
+			g_autofree gchar *excludes = kl_tenant_read_input(exclude_file,
+									  KL_CHECK_MAX_INPUT,
+									  &length,
+									  error);
 			if (excludes == NULL ||
 			    !kl_runtime_policy_builder_add_exclude_list(builder,
 									excludes,
@@ -592,7 +554,7 @@ kl_check_ima(int argc, char **argv)
 				      &error);
 	if (policy == NULL)
 		return kl_check_unusable(NULL, error);
-	log = kl_check_read(log_file, &length, &error);
+	log = kl_tenant_read_input(log_file, KL_CHECK_MAX_INPUT, &length, &error);
 	if (log == NULL)
 		return kl_check_unusable(log_file, error);
 
@@ -703,7 +665,7 @@ kl_check_parse_pcrs(const gchar *arg, GError **error)
 		text = g_strdup(arg);
 		length = strlen(text);
 	} else {
-		text = kl_check_read(arg, &length, error);
+		text = kl_tenant_read_input(arg, KL_CHECK_MAX_INPUT, &length, error);
 		if (text == NULL)
 			return NULL;
 	}
@@ -816,14 +778,14 @@ kl_check_boot(int argc, char **argv)
 					   &error);
 		if (policy == NULL)
 			return kl_check_unusable("--policy", error);
-		text = kl_check_read(refstate_file, &text_len, &error);
+		text = kl_tenant_read_input(refstate_file, KL_CHECK_MAX_INPUT, &text_len, &error);
 		if (text == NULL)
 			return kl_check_unusable(refstate_file, error);
 		refstate = kl_mb_refstate_new_from_json(text, text_len, &error);
 		if (refstate == NULL)
 			return kl_check_unusable(refstate_file, error);
 	}
-	data = kl_check_read(log_file, &length, &error);
+	data = kl_tenant_read_input(log_file, KL_CHECK_MAX_INPUT, &length, &error);
 	if (data == NULL)
 		return kl_check_unusable(log_file, error);
 	log = kl_eventlog_new_from_data((const guint8 *)data, length, &error);

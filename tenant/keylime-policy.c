@@ -28,6 +28,7 @@
 #include "kl-eventlog.h"
 #include "kl-mb-refstate.h"
 #include "kl-runtime-policy.h"
+#include "kl-tenant-input.h"
 #include "kl-x509.h"
 
 #define KL_POLICY_EXIT_OK    0
@@ -73,28 +74,6 @@ kl_policy_failed(const GError *error)
 {
 	g_printerr("keylime-policy: %s\n", error->message);
 	return KL_POLICY_EXIT_FAIL;
-}
-
-/* Read to the end, not by size: securityfs files (the IMA log) say 0. */
-static gchar *
-kl_policy_read_file(const gchar *path, gsize *len, GError **error)
-{
-	g_autofree gchar *data = NULL;
-	gsize size = 0;
-
-	if (!g_file_get_contents(path, &data, &size, error))
-		return NULL;
-	if (size > KL_POLICY_MAX_INPUT) {
-		g_set_error(error,
-			    KL_ERROR,
-			    KL_ERROR_TOO_LARGE,
-			    "%" G_GSIZE_FORMAT " bytes exceed the limit of %d",
-			    size,
-			    KL_POLICY_MAX_INPUT);
-		return NULL;
-	}
-	*len = size;
-	return g_steal_pointer(&data);
 }
 
 static gboolean
@@ -227,7 +206,7 @@ kl_policy_create_add_ima_log(KlPolicyCreate *self, const gchar *path, GError **e
 	gsize len = 0;
 	const gchar *log_hash_alg = NULL;
 
-	text = kl_policy_read_file(path, &len, error);
+	text = kl_tenant_read_input(path, KL_POLICY_MAX_INPUT, &len, error);
 	if (text == NULL)
 		return FALSE;
 	if (strlen(text) != len) {
@@ -498,7 +477,7 @@ kl_policy_add_allowlist_file(KlRuntimePolicyBuilder *builder, const gchar *path,
 	g_autofree gchar *text = NULL;
 	gsize len = 0;
 
-	text = kl_policy_read_file(path, &len, error);
+	text = kl_tenant_read_input(path, KL_POLICY_MAX_INPUT, &len, error);
 	if (text == NULL)
 		return FALSE;
 	if (!kl_runtime_policy_builder_add_allowlist(builder, text, len, warnings, error))
@@ -516,7 +495,7 @@ kl_policy_add_exclude_file(KlRuntimePolicyBuilder *builder, const gchar *path, G
 	g_autofree gchar *text = NULL;
 	gsize len = 0;
 
-	text = kl_policy_read_file(path, &len, error);
+	text = kl_tenant_read_input(path, KL_POLICY_MAX_INPUT, &len, error);
 	if (text == NULL)
 		return FALSE;
 	return kl_runtime_policy_builder_add_exclude_list(builder, text, len, error);
@@ -648,7 +627,7 @@ kl_policy_create_runtime(int argc, char **argv)
 		g_autofree gchar *text = NULL;
 		g_autoptr(KlRuntimePolicy) base = NULL;
 		gsize len = 0;
-		text = kl_policy_read_file(base_policy, &len, &error);
+		text = kl_tenant_read_input(base_policy, KL_POLICY_MAX_INPUT, &len, &error);
 		if (text == NULL)
 			return kl_policy_input_error(base_policy, error);
 		base = kl_runtime_policy_new_from_json(text, len, &error);
@@ -658,7 +637,7 @@ kl_policy_create_runtime(int argc, char **argv)
 	if (allowlist != NULL) {
 		g_autofree gchar *text = NULL;
 		gsize len = 0;
-		text = kl_policy_read_file(allowlist, &len, &error);
+		text = kl_tenant_read_input(allowlist, KL_POLICY_MAX_INPUT, &len, &error);
 		if (text == NULL)
 			return kl_policy_input_error(allowlist, error);
 		if (!kl_policy_create_note_alg(&create,
@@ -892,7 +871,7 @@ kl_policy_sign_runtime(int argc, char **argv)
 					       "file (-c)"));
 
 	/* only a valid policy is signed; its bytes are signed as they are */
-	text = kl_policy_read_file(policy_path, &len, &error);
+	text = kl_tenant_read_input(policy_path, KL_POLICY_MAX_INPUT, &len, &error);
 	if (text == NULL)
 		return kl_policy_input_error(policy_path, error);
 	policy = kl_runtime_policy_new_from_json(text, len, &error);
@@ -994,7 +973,7 @@ kl_policy_verify_runtime(int argc, char **argv)
 	key = kl_policy_load_verify_key(keyfile, &error);
 	if (key == NULL)
 		return kl_policy_input_error(keyfile, error);
-	text = kl_policy_read_file(signed_path, &len, &error);
+	text = kl_tenant_read_input(signed_path, KL_POLICY_MAX_INPUT, &len, &error);
 	if (text == NULL)
 		return kl_policy_input_error(signed_path, error);
 	policy = kl_runtime_policy_new_from_dsse(text, len, key, &error);
@@ -1075,7 +1054,7 @@ kl_policy_create_measured_boot(int argc, char **argv)
 	}
 	if (eventlog == NULL)
 		return kl_policy_usage_error(context, _("an event log (-e) is required"));
-	data = kl_policy_read_file(eventlog, &len, &error);
+	data = kl_tenant_read_input(eventlog, KL_POLICY_MAX_INPUT, &len, &error);
 	if (data == NULL)
 		return kl_policy_input_error(eventlog, error);
 	log = kl_eventlog_new_from_data((const guint8 *)data, len, &error);
