@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
+#include "kl-base64.h"
 #include "kl-finding.h"
 #include "kl-quote.h"
 
@@ -35,44 +36,20 @@ kl_quote_free(KlQuote *self)
 	g_free(self);
 }
 
-/* g_base64_decode() skips characters outside the alphabet; quotes are
- * untrusted, so check alphabet, padding and length first. */
 static GBytes *
 kl_quote_base64_decode(const gchar *text, gsize len, const gchar *part, GError **error)
 {
-	gsize pad = 0;
-	gsize out_len = 0;
-	g_autofree gchar *copy = NULL;
-	guchar *out;
+	g_autoptr(GError) error_local = NULL;
+	GBytes *bytes = kl_base64_decode(text, (gssize)len, KL_BASE64_FLAG_NONE, &error_local);
 
-	for (gsize i = 0; i < len; i++) {
-		if (text[i] == '=') {
-			pad++;
-		} else if (pad > 0 ||
-			   !(g_ascii_isalnum(text[i]) || text[i] == '+' || text[i] == '/')) {
-			g_set_error(error,
-				    KL_TPM_ERROR,
-				    KL_TPM_ERROR_INVALID_DATA,
-				    "quote %s: invalid base64 character at offset %" G_GSIZE_FORMAT,
-				    part,
-				    i);
-			return NULL;
-		}
-	}
-	if (len % 4 != 0 || pad > 2) {
+	if (bytes == NULL)
 		g_set_error(error,
 			    KL_TPM_ERROR,
 			    KL_TPM_ERROR_INVALID_DATA,
-			    "quote %s: invalid base64 length %" G_GSIZE_FORMAT,
+			    "quote %s: %s",
 			    part,
-			    len);
-		return NULL;
-	}
-	if (len == 0)
-		return g_bytes_new(NULL, 0);
-	copy = g_strndup(text, len);
-	out = g_base64_decode(copy, &out_len);
-	return g_bytes_new_take(out, out_len);
+			    error_local->message);
+	return bytes;
 }
 
 KlQuote *

@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <string.h>
 
+#include "kl-base64.h"
 #include "kl-error.h"
 #include "kl-json.h"
 #include "kl-runtime-policy.h"
@@ -353,44 +354,6 @@ kl_runtime_policy_compute_key_id(EVP_PKEY *key, guint32 *keyid, GError **error)
 	return TRUE;
 }
 
-/* Python's b64decode(validate=True) for one alphabet: padding required. */
-static GBytes *
-kl_runtime_policy_base64_decode_alphabet(const gchar *text, gboolean url_safe)
-{
-	gsize len = strlen(text);
-	g_autofree gchar *copy = NULL;
-	gsize out_len = 0;
-	guchar *out;
-
-	if (len % 4 != 0)
-		return NULL;
-	copy = g_strdup(text);
-	for (gsize i = 0; i < len; i++) {
-		gchar c = copy[i];
-		if (g_ascii_isalnum(c))
-			continue;
-		if (c == '=') {
-			/* only at the end, at most two */
-			if (i + 2 < len || (i + 1 < len && copy[i + 1] != '='))
-				return NULL;
-			continue;
-		}
-		if (!url_safe && (c == '+' || c == '/'))
-			continue;
-		if (url_safe && c == '-') {
-			copy[i] = '+';
-			continue;
-		}
-		if (url_safe && c == '_') {
-			copy[i] = '/';
-			continue;
-		}
-		return NULL;
-	}
-	out = g_base64_decode(copy, &out_len);
-	return g_bytes_new_take(out, out_len);
-}
-
 /* upstream's dsse.b64dec: hex first, then standard, then URL-safe base64 */
 static GBytes *
 kl_runtime_policy_dsse_b64dec(const gchar *text, const gchar *member, GError **error)
@@ -403,9 +366,9 @@ kl_runtime_policy_dsse_b64dec(const gchar *text, const gchar *member, GError **e
 		is_hex = g_ascii_isxdigit(text[i]);
 	if (is_hex)
 		return kl_crypto_hex_decode(text, error);
-	bytes = kl_runtime_policy_base64_decode_alphabet(text, FALSE);
+	bytes = kl_base64_decode(text, -1, KL_BASE64_FLAG_NONE, NULL);
 	if (bytes == NULL)
-		bytes = kl_runtime_policy_base64_decode_alphabet(text, TRUE);
+		bytes = kl_base64_decode(text, -1, KL_BASE64_FLAG_URL_SAFE, NULL);
 	if (bytes == NULL)
 		kl_runtime_policy_invalid(error, "%s: not base64", member);
 	return bytes;
@@ -467,7 +430,7 @@ kl_runtime_policy_parse_keyring(const gchar *json, gsize len, GError **error)
 			kl_runtime_policy_invalid(error, "%s: expected a string", member);
 			return NULL;
 		}
-		der = kl_runtime_policy_base64_decode_alphabet(json_node_get_string(node), FALSE);
+		der = kl_base64_decode(json_node_get_string(node), -1, KL_BASE64_FLAG_NONE, NULL);
 		if (der == NULL) {
 			kl_runtime_policy_invalid(error, "%s: not base64", member);
 			return NULL;

@@ -18,6 +18,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "kl-base64.h"
 #include "kl-x509.h"
 
 /* Spelled out: clang-format mangles G_DEFINE_QUARK's dashed argument. */
@@ -724,43 +725,27 @@ kl_x509_load_der(const guint8 *der, gsize len, GError **error)
 	return g_steal_pointer(&cert);
 }
 
-/* g_base64_decode() skips invalid characters; EK certificates are untrusted
- * input, so check the alphabet and padding first (whitespace allowed). */
+/* EK certificates are untrusted input: strict base64, line breaks allowed */
 static GBytes *
 kl_x509_base64_decode_strict(const gchar *text, GError **error)
 {
-	gsize n = 0;
-	gsize pad = 0;
-	gsize out_len = 0;
-	guchar *out;
-	g_autoptr(GString) clean = g_string_new(NULL);
+	g_autoptr(GError) error_local = NULL;
+	GBytes *bytes = kl_base64_decode(text, -1, KL_BASE64_FLAG_ALLOW_SPACE, &error_local);
 
-	for (const gchar *p = text; *p != '\0'; p++) {
-		if (g_ascii_isspace(*p))
-			continue;
-		if (*p == '=') {
-			pad++;
-		} else if (pad > 0 || !(g_ascii_isalnum(*p) || *p == '+' || *p == '/')) {
-			g_set_error(error,
+	if (bytes != NULL && g_bytes_get_size(bytes) == 0) {
+		g_bytes_unref(bytes);
+		g_set_error_literal(error,
 				    KL_X509_ERROR,
 				    KL_X509_ERROR_INVALID_INPUT,
-				    "invalid base64 character at offset %" G_GSIZE_FORMAT,
-				    (gsize)(p - text));
-			return NULL;
-		}
-		g_string_append_c(clean, *p);
-		n++;
-	}
-	if (n == 0 || n % 4 != 0 || pad > 2) {
-		g_set_error(error,
-			    KL_X509_ERROR,
-			    KL_X509_ERROR_INVALID_INPUT,
-			    "invalid base64 length %" G_GSIZE_FORMAT,
-			    n);
+				    "empty base64");
 		return NULL;
 	}
-	out = g_base64_decode(clean->str, &out_len);
-	return g_bytes_new_take(out, out_len);
+	if (bytes == NULL)
+		g_set_error_literal(error,
+				    KL_X509_ERROR,
+				    KL_X509_ERROR_INVALID_INPUT,
+				    error_local->message);
+	return bytes;
 }
 
 X509 *
