@@ -1,0 +1,352 @@
+#!/usr/bin/env python3
+"""keylime_registrar driven by tpm2-tools on swtpm (TAP).
+
+tpm2_createek / tpm2_createak / tpm2_nvread make the identity, the real
+daemon answers with a MakeCredential blob, tpm2_activatecredential opens it
+under a PolicySecret session, and the auth_tag computed here activates the
+agent; then the admin port must show the record.  The negative cases are
+the ones the issue lists.  Only the standard library and tpm2-tools.
+"""
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+REGISTRAR, KEYLIME_CA, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def tpm2(*args):
+    subprocess.run(args, check=True, cwd=WORK,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def b64file(name):
+    with open(os.path.join(WORK, name), "rb") as f:
+        return base64.b64encode(f.read()).decode()
+
+
+class Registrar:
+    def __init__(self):
+        self.dir = os.path.join(WORK, "keylime")
+        os.makedirs(self.dir, exist_ok=True)
+        env = dict(os.environ)
+        env.update({
+            "KEYLIME_DIR": self.dir,
+            # the registrar.conf we ship, with the test's overrides
+            "KEYLIME_REGISTRAR_CONFIG": os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                     "..", "..", "data", "config",
+                                                     "registrar.conf"),
+            "KEYLIME_REGISTRAR_IP": "127.0.0.1",
+            "KEYLIME_REGISTRAR_PORT": "0",
+            "KEYLIME_REGISTRAR_TLS_PORT": "0",
+            "KEYLIME_REGISTRAR_TLS_DIR": "generate",
+        })
+        self.proc = subprocess.Popen([REGISTRAR, "--no-dbus"], env=env,
+                                     stderr=subprocess.PIPE, text=True)
+        self.port = self.tls_port = None
+        deadline = time.monotonic() + 60
+        while self.port is None or self.tls_port is None:
+            line = self.proc.stderr.readline()
+            if not line or time.monotonic() > deadline:
+                raise RuntimeError("keylime_registrar did not start")
+            sys.stdout.write("# registrar: " + line)
+            m = re.search(r"listening for (agents|administrators) on \w+://[^:]+:(\d+)", line)
+            if m and m.group(1) == "agents":
+                self.port = int(m.group(2))
+            elif m:
+                self.tls_port = int(m.group(2))
+        ca = os.path.join(self.dir, "reg_ca")
+        self.ca_dir = ca
+
+    def tls_context(self, cert="client", ca_dir=None):
+        ctx = ssl.create_default_context(cafile=os.path.join(self.ca_dir, "cacert.crt"))
+        ctx.check_hostname = False  # Keylime identifies by chain, not name
+        if cert:
+            d = ca_dir or self.ca_dir
+            ctx.load_cert_chain(os.path.join(d, cert + "-cert.crt"),
+                                os.path.join(d, cert + "-private.pem"))
+        return ctx
+
+    def request(self, method, path, body=None, tls=False, ctx=None, raw=None):
+        if tls:
+            conn = http.client.HTTPSConnection("127.0.0.1", self.tls_port, timeout=30,
+                                               context=ctx or self.tls_context())
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        conn.request(method, path, body=data,
+                     headers={"Content-Type": "application/json"} if data else {})
+        resp = conn.getresponse()
+        text = resp.read()
+        conn.close()
+        envelope = json.loads(text)
+        assert envelope["code"] == resp.status, envelope
+        return resp.status, envelope
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        return self.proc.returncode
+
+
+def make_identity(tag, ak_attributes=None, ek_alg="rsa"):
+    """EK (transient, from the TCG template) and an AK; the registration body."""
+    tpm2("tpm2_createek", "-c", f"ek-{tag}.ctx", "-G", ek_alg, "-u", f"ek-{tag}.pub")
+    if ak_attributes is None:
+        tpm2("tpm2_createak", "-C", f"ek-{tag}.ctx", "-c", f"ak-{tag}.ctx", "-G", "rsa",
+             "-g", "sha256", "-s", "rsassa", "-u", f"ak-{tag}.pub", "-n", f"ak-{tag}.name")
+    else:
+        # tpm2_create under the EK needs the EK's policy: a key with any
+        # attributes we like, loaded as the "AK"
+        session = f"s-{tag}.ctx"
+        tpm2("tpm2_startauthsession", "--policy-session", "-S", session)
+        tpm2("tpm2_policysecret", "-S", session, "-c", "e")
+        tpm2("tpm2_create", "-C", f"ek-{tag}.ctx", "-P", f"session:{session}",
+             "-G", "rsa2048:rsassa-sha256:null", "-a", ak_attributes,
+             "-u", f"ak-{tag}.pub", "-r", f"ak-{tag}.priv")
+        tpm2("tpm2_flushcontext", session)
+    tpm2("tpm2_flushcontext", "-t")
+    return {
+        "ek_tpm": b64file(f"ek-{tag}.pub"),
+        "aik_tpm": b64file(f"ak-{tag}.pub"),
+        "ekcert": b64file("ekcert.der"),
+        "ip": "127.0.0.1",
+        "port": 9002,
+        "mtls_cert": "disabled",
+    }
+
+
+def activate_credential(tag, blob_b64):
+    with open(os.path.join(WORK, f"cred-{tag}.blob"), "wb") as f:
+        f.write(base64.b64decode(blob_b64))
+    session = f"as-{tag}.ctx"
+    tpm2("tpm2_startauthsession", "--policy-session", "-S", session)
+    tpm2("tpm2_policysecret", "-S", session, "-c", "e")
+    tpm2("tpm2_activatecredential", "-c", f"ak-{tag}.ctx", "-C", f"ek-{tag}.ctx",
+         "-i", f"cred-{tag}.blob", "-o", f"secret-{tag}.bin", "-P", f"session:{session}")
+    tpm2("tpm2_flushcontext", session)
+    tpm2("tpm2_flushcontext", "-t")
+    with open(os.path.join(WORK, f"secret-{tag}.bin"), "rb") as f:
+        return f.read()
+
+
+def auth_tag(secret, agent_id):
+    # Keylime: the HMAC key is the base64 text of the recovered secret
+    return hmac.new(base64.b64encode(secret), agent_id.encode(), hashlib.sha384).hexdigest()
+
+
+REG = None
+AGENT = "d432fbb3-d2f1-4a97-9ef7-75bd81c00000"
+BODY = None
+
+
+@test
+def register_activate_and_show():
+    global BODY
+    tpm2("tpm2_nvread", "0x1c00002", "-C", "o", "-o", "ekcert.der")
+    BODY = make_identity("a")
+    status, env = REG.request("POST", f"/v2.6/agents/{AGENT}", BODY)
+    assert status == 200, env
+    secret = activate_credential("a", env["results"]["blob"])
+    assert re.fullmatch(rb"[A-Za-z0-9]{32}", secret), secret
+    status, env = REG.request("PUT", f"/v2.6/agents/{AGENT}/activate",
+                              {"auth_tag": auth_tag(secret, AGENT)})
+    assert status == 200, env
+    status, env = REG.request("GET", f"/v2.6/agents/{AGENT}", tls=True)
+    assert status == 200, env
+    r = env["results"]
+    assert r["ek_tpm"] == BODY["ek_tpm"] and r["aik_tpm"] == BODY["aik_tpm"], r
+    assert r["ekcert"] == BODY["ekcert"] and r["regcount"] == 1, r
+    assert r["ip"] == "127.0.0.1" and r["port"] == 9002 and r["mtls_cert"] == "disabled", r
+    status, env = REG.request("GET", "/v2/agents/", tls=True)
+    assert status == 200 and env["results"]["uuids"] == [AGENT], env
+
+
+@test
+def same_identity_reregisters_and_counts():
+    status, env = REG.request("POST", f"/v2.1/agents/{AGENT}", BODY)
+    assert status == 200, env
+    secret = activate_credential("a", env["results"]["blob"])
+    # the Rust agent's compat route: PUT /agents/{id}
+    status, env = REG.request("PUT", f"/v2.1/agents/{AGENT}", {"auth_tag": auth_tag(secret, AGENT)})
+    assert status == 200, env
+    status, env = REG.request("GET", f"/v2.6/agents/{AGENT}", tls=True)
+    assert status == 200 and env["results"]["regcount"] == 2, env
+
+
+@test
+def ecc_ek_registers_and_activates():
+    # the ECC P-256 template EK: MakeCredential through ECDH and KDFe
+    body = make_identity("ecc", ek_alg="ecc")
+    del body["ekcert"]  # swtpm certifies a P-384 EK only
+    agent = "ecc-agent"
+    status, env = REG.request("POST", f"/v2.6/agents/{agent}", body)
+    assert status == 200, env
+    secret = activate_credential("ecc", env["results"]["blob"])
+    status, env = REG.request("POST", f"/v2.6/agents/{agent}/activate",
+                              {"auth_tag": auth_tag(secret, agent)})
+    assert status == 200, env
+    status, env = REG.request("GET", f"/v2.6/agents/{agent}", tls=True)
+    assert status == 200 and env["results"]["ekcert"] is None, env
+    status, env = REG.request("DELETE", f"/v2.6/agents/{agent}", tls=True)
+    assert status == 200, env
+
+
+@test
+def different_tpm_identity_is_refused():
+    other = make_identity("b")
+    status, env = REG.request("POST", f"/v2.6/agents/{AGENT}", other)
+    assert status == 403, env
+    status, env = REG.request("GET", f"/v2.6/agents/{AGENT}", tls=True)
+    assert status == 200 and env["results"]["aik_tpm"] == BODY["aik_tpm"], env
+
+
+@test
+def wrong_auth_tag_deletes_the_pending_row():
+    agent = "wrong-tag-agent"
+    body = dict(BODY)
+    status, env = REG.request("POST", f"/v2.6/agents/{agent}", body)
+    assert status == 200, env
+    status, env = REG.request("PUT", f"/v2.6/agents/{agent}/activate", {"auth_tag": "0" * 96})
+    assert status == 400, env
+    status, env = REG.request("GET", f"/v2.6/agents/{agent}", tls=True)
+    assert status == 404, env
+    status, env = REG.request("GET", "/v2.6/agents", tls=True)
+    assert agent not in env["results"]["uuids"], env
+
+
+@test
+def unrestricted_signing_key_as_ak_is_refused():
+    # not restricted: it would sign anything, forged quotes included
+    body = make_identity("c", "fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign")
+    status, env = REG.request("POST", "/v2.6/agents/bad-ak", body)
+    assert status == 400 and "aik_tpm" in env["status"], env
+
+
+@test
+def ek_certificate_of_another_key_is_refused():
+    tpm2("tpm2_nvread", "0x1c00016", "-C", "o", "-o", "ekcert-ecc.der")
+    body = dict(BODY, ekcert=b64file("ekcert-ecc.der"))
+    status, env = REG.request("POST", "/v2.6/agents/bad-ekcert", body)
+    assert status == 400 and "ekcert" in env["status"], env
+
+
+@test
+def malformed_requests_are_400():
+    cases = [
+        ("not json", b"{\"aik_tpm\": "),
+        ("base64 garbage", json.dumps(dict(BODY, aik_tpm="AAA*BBB="))),
+        ("truncated TPM2B", json.dumps(dict(BODY, ek_tpm=base64.b64encode(
+            base64.b64decode(BODY["ek_tpm"])[:100]).decode()))),
+        ("missing aik_tpm", json.dumps({k: v for k, v in BODY.items() if k != "aik_tpm"})),
+        ("port out of range", json.dumps(dict(BODY, port=70000))),
+        ("ekcert not a certificate", json.dumps(dict(BODY, ekcert="MIIB"))),
+    ]
+    for name, raw in cases:
+        status, env = REG.request("POST", "/v2.6/agents/malformed", raw=raw)
+        assert status == 400, (name, env)
+    status, env = REG.request("GET", "/v2.6/agents/malformed", tls=True)
+    assert status == 404, env
+
+
+@test
+def hostile_agent_ids_are_400():
+    for agent_id in ["bad%0Aid", "bad%1B%5B31mid", "a%2Fb", "x" * 300]:
+        status, env = REG.request("POST", f"/v2.6/agents/{agent_id}", BODY)
+        assert status in (400, 404), (agent_id, env)
+        assert "\n" not in env["status"] and "\x1b" not in env["status"], env
+    # libsoup refuses a NUL in the path itself, before any handler
+    conn = http.client.HTTPConnection("127.0.0.1", REG.port, timeout=30)
+    conn.request("POST", "/v2.6/agents/bad%00id", body=json.dumps(BODY))
+    assert conn.getresponse().status == 400
+    conn.close()
+    status, env = REG.request("GET", "/v2.6/agents", tls=True)
+    assert all(a in (AGENT,) for a in env["results"]["uuids"]), env
+
+
+@test
+def admin_port_needs_a_certificate_from_the_ca():
+    status, env = REG.request("GET", "/v2.6/agents", tls=True, ctx=REG.tls_context(cert=None))
+    assert status == 403, env
+    # admin routes are never served on the plain port
+    status, env = REG.request("GET", f"/v2.6/agents/{AGENT}")
+    assert status == 403, env
+    other = os.path.join(WORK, "other_ca")
+    subprocess.run([KEYLIME_CA, "-c", "init", "-d", other], check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run([KEYLIME_CA, "-c", "create",
+                    "-n", "intruder", "-d", other], check=True, stdout=subprocess.DEVNULL)
+    try:
+        REG.request("GET", "/v2.6/agents", tls=True,
+                    ctx=REG.tls_context(cert="intruder", ca_dir=other))
+    except (ssl.SSLError, ConnectionError, http.client.RemoteDisconnected, OSError):
+        pass
+    else:
+        raise AssertionError("a certificate from another CA was accepted")
+
+
+@test
+def delete_on_the_admin_port():
+    status, env = REG.request("DELETE", f"/v2.6/agents/{AGENT}", tls=True)
+    assert status == 200, env
+    status, env = REG.request("DELETE", f"/v2.6/agents/{AGENT}", tls=True)
+    assert status == 404, env
+
+
+@test
+def version_on_both_ports():
+    for tls in (False, True):
+        status, env = REG.request("GET", "/version", tls=tls)
+        assert status == 200 and env["results"]["current_version"] == "2.6", env
+        assert "2.0" in env["results"]["supported_versions"], env
+
+
+@test
+def clean_stop():
+    rc = REG.stop()
+    assert rc == 0, rc
+
+
+def main():
+    global REG
+    print(f"1..{len(TESTS)}")
+    try:
+        REG = Registrar()
+    except Exception as e:  # noqa: BLE001 - report and fail every test
+        for i, fn in enumerate(TESTS, 1):
+            print(f"not ok {i} - {fn.__name__}: {e}")
+        return 1
+    failed = 0
+    for i, fn in enumerate(TESTS, 1):
+        try:
+            fn()
+            print(f"ok {i} - {fn.__name__}")
+        except Exception as e:  # noqa: BLE001
+            failed += 1
+            print(f"not ok {i} - {fn.__name__}: {e!r}")
+        sys.stdout.flush()
+    if REG.proc.poll() is None:
+        REG.proc.kill()
+    return 1 if failed else 0
+
+
+sys.exit(main())
