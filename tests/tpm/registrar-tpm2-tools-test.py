@@ -56,22 +56,34 @@ class Registrar:
             "KEYLIME_REGISTRAR_TLS_PORT": "0",
             "KEYLIME_REGISTRAR_TLS_DIR": "generate",
         })
-        self.proc = subprocess.Popen([REGISTRAR, "--no-dbus"], env=env,
+        # on the private session bus the wrapper started
+        self.proc = subprocess.Popen([REGISTRAR, "--session"], env=env,
                                      stderr=subprocess.PIPE, text=True)
         self.port = self.tls_port = None
+        owned = False
         deadline = time.monotonic() + 60
-        while self.port is None or self.tls_port is None:
+        while self.port is None or self.tls_port is None or not owned:
             line = self.proc.stderr.readline()
             if not line or time.monotonic() > deadline:
                 raise RuntimeError("keylime_registrar did not start")
             sys.stdout.write("# registrar: " + line)
             m = re.search(r"listening for (agents|administrators) on \w+://[^:]+:(\d+)", line)
+            owned = owned or "owning org.keylime.Registrar1" in line
             if m and m.group(1) == "agents":
                 self.port = int(m.group(2))
             elif m:
                 self.tls_port = int(m.group(2))
-        ca = os.path.join(self.dir, "reg_ca")
-        self.ca_dir = ca
+        self.ca_dir = os.path.join(self.dir, "reg_ca")
+        self.monitor = subprocess.Popen(["gdbus", "monitor", "--session", "--dest",
+                                         "org.keylime.Registrar1"],
+                                        stdout=subprocess.PIPE, text=True)
+        time.sleep(0.5)  # let the monitor subscribe before the first signal
+
+    def signals(self):
+        """Every signal the monitor saw, as (name, agent_id)."""
+        self.monitor.terminate()
+        out, _ = self.monitor.communicate(timeout=30)
+        return re.findall(r"org\.keylime\.Registrar1\.Manager\.(\w+) \('([^']*)',\)", out)
 
     def tls_context(self, cert="client", ca_dir=None):
         ctx = ssl.create_default_context(cafile=os.path.join(self.ca_dir, "cacert.crt"))
@@ -313,6 +325,87 @@ def delete_on_the_admin_port():
 
 
 @test
+def registrations_complete_with_1000_idle_connections():
+    idle = []
+    try:
+        # 1 000 connections that never send a byte, from 100 loopback
+        # addresses (a client's own connections are bounded)
+        for i in range(1000):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            address = i // 10
+            s.bind((f"127.0.{1 + address // 250}.{1 + address % 250}", 0))
+            s.connect(("127.0.0.1", REG.port))
+            idle.append(s)
+        # and one that stalls half way through its headers
+        slow = socket.create_connection(("127.0.0.1", REG.port))
+        slow.sendall(b"POST /v2.6/agents/slow HTTP/1.1\r\nHost: x\r\nContent-Len")
+        idle.append(slow)
+        started = time.monotonic()
+        for n in range(10):
+            agent = f"busy-{n}"
+            status, env = REG.request("POST", f"/v2.6/agents/{agent}", BODY)
+            assert status == 200, env
+            secret = activate_credential("a", env["results"]["blob"])
+            status, env = REG.request("PUT", f"/v2.6/agents/{agent}",
+                                      {"auth_tag": auth_tag(secret, agent)})
+            assert status == 200, env
+            status, env = REG.request("DELETE", f"/v2.6/agents/{agent}", tls=True)
+            assert status == 200, env
+        print(f"# 10 registrations with {len(idle)} idle connections: "
+              f"{time.monotonic() - started:.2f} s")
+    finally:
+        for s in idle:
+            s.close()
+
+
+def gdbus_call(method, *args):
+    return subprocess.run(["gdbus", "call", "--session", "--dest", "org.keylime.Registrar1",
+                           "--object-path", "/org/keylime/Registrar1", "--method",
+                           "org.keylime.Registrar1.Manager." + method, *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+@test
+def dbus_list_get_delete():
+    agent = "dbus-agent"
+    status, env = REG.request("POST", f"/v2.6/agents/{agent}", BODY)
+    assert status == 200, env
+    secret = activate_credential("a", env["results"]["blob"])
+    status, env = REG.request("PUT", f"/v2.6/agents/{agent}/activate",
+                              {"auth_tag": auth_tag(secret, agent)})
+    assert status == 200, env
+    out = gdbus_call("ListAgents")
+    assert out.returncode == 0 and f"'{agent}'" in out.stdout, out
+    out = gdbus_call("GetAgent", agent)
+    assert out.returncode == 0, out
+    assert "'active': <true>" in out.stdout and BODY["aik_tpm"] in out.stdout, out.stdout
+    assert "'regcount': <int64 1>" in out.stdout, out.stdout
+    out = gdbus_call("GetAgent", "no-such-agent")
+    assert out.returncode != 0 and "org.keylime.Error.NotFound" in out.stderr, out
+    out = gdbus_call("GetAgent", "bad\nid")
+    assert out.returncode != 0 and "org.keylime.Error.InvalidArgument" in out.stderr, out
+    out = gdbus_call("DeleteAgent", agent)
+    assert out.returncode == 0, out
+    out = gdbus_call("ListAgents")
+    assert out.returncode == 0 and f"'{agent}'" not in out.stdout, out
+    status, env = REG.request("GET", f"/v2.6/agents/{agent}", tls=True)
+    assert status == 404, env
+    out = gdbus_call("DeleteAgent", agent)
+    assert "org.keylime.Error.NotFound" in out.stderr, out
+
+
+@test
+def dbus_signals():
+    seen = REG.signals()
+    for expected in [("AgentRegistered", AGENT), ("AgentActivated", AGENT),
+                     ("AgentRegistered", "dbus-agent"), ("AgentActivated", "dbus-agent"),
+                     ("AgentDeleted", "dbus-agent"), ("AgentDeleted", "wrong-tag-agent")]:
+        assert expected in seen, (expected, seen)
+    # a refused takeover or a bad request emits nothing
+    assert ("AgentRegistered", "bad-ak") not in seen, seen
+
+
+@test
 def version_on_both_ports():
     for tls in (False, True):
         status, env = REG.request("GET", "/version", tls=tls)
@@ -346,6 +439,8 @@ def main():
         sys.stdout.flush()
     if REG.proc.poll() is None:
         REG.proc.kill()
+    if REG.monitor.poll() is None:
+        REG.monitor.kill()
     return 1 if failed else 0
 
 

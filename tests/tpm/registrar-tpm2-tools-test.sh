@@ -2,7 +2,7 @@
 # keylime_registrar against tpm2-tools on a private swtpm: the TPM side is
 # an implementation independent of ours.  This wrapper owns the swtpm
 # (it must stay a child of a shell, see swtpm-fixture.sh); the checks are in
-# registrar-tpm2-tools-test.py.  TAP.
+# registrar-tpm2-tools-test.py, the D-Bus ones on a private bus.  TAP.
 #   $1: the keylime_registrar binary, $2: keylime_ca
 set -u
 
@@ -31,4 +31,5 @@ if ! kl_swtpm_start "$WORK/tpm"; then
 	echo "1..0 # SKIP swtpm did not start"
 	exit 0
 fi
-python3 "$(dirname "$0")/registrar-tpm2-tools-test.py" "$1" "$2" "$WORK"
+# a private bus of its own for the D-Bus checks
+dbus-run-session -- python3 "$(dirname "$0")/registrar-tpm2-tools-test.py" "$1" "$2" "$WORK"

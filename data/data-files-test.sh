@@ -1,0 +1,62 @@
+#!/bin/bash
+# The installable files in data/ are what their consumers accept: the D-Bus
+# and polkit XML is well formed, systemd-analyze verifies the unit, and the
+# names agree across the unit, the activation file, the bus policy and the
+# interface XML.  TAP.  $1: the source root, $2: the keylime_registrar binary.
+set -u
+SRC=$1
+REGISTRAR=$2
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/keylime-test-XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+n=0
+failed=0
+check() {
+	local name=$1
+	shift
+	n=$((n + 1))
+	if "$@" >"$WORK/out" 2>&1; then
+		echo "ok $n - $name"
+	else
+		echo "not ok $n - $name"
+		sed 's/^/# /' "$WORK/out"
+		failed=1
+	fi
+}
+skip() {
+	n=$((n + 1))
+	echo "ok $n # SKIP $1"
+}
+
+echo "1..5"
+xml_files=("$SRC/data/dbus/org.keylime.Registrar1.conf" "$SRC/data/polkit/org.keylime.policy"
+	"$SRC/engine/dbus/org.keylime.Registrar1.xml")
+if command -v xmllint >/dev/null; then
+	check "D-Bus policy, polkit policy and interface XML are well formed" \
+		xmllint --noout "${xml_files[@]}"
+else
+	skip "xmllint not installed"
+fi
+
+sed "s|@bindir@|$(dirname "$REGISTRAR")|" "$SRC/data/systemd/keylime_registrar.service.in" \
+	>"$WORK/keylime_registrar.service"
+if command -v systemd-analyze >/dev/null; then
+	check "systemd-analyze verifies keylime_registrar.service" \
+		systemd-analyze verify --man=no "$WORK/keylime_registrar.service"
+else
+	skip "systemd-analyze not installed"
+fi
+
+bus_name=$(sed -n 's/^BusName=//p' "$WORK/keylime_registrar.service")
+check "the unit's BusName is the activation file's Name" \
+	grep -qx "Name=$bus_name" "$SRC/data/dbus/org.keylime.Registrar1.service.in"
+check "the activation file delegates to the unit" \
+	grep -qx "SystemdService=keylime_registrar.service" \
+	"$SRC/data/dbus/org.keylime.Registrar1.service.in"
+policy_allows() {
+	grep -q "own=\"$bus_name\"" "$SRC/data/dbus/org.keylime.Registrar1.conf" &&
+		grep -q 'send_interface="org.keylime.Registrar1.Manager"' \
+			"$SRC/data/dbus/org.keylime.Registrar1.conf"
+}
+check "the bus policy lets the daemon own its name and callers reach the Manager" policy_allows
+exit $failed
