@@ -405,6 +405,28 @@ kl_config_compare_names(gconstpointer a, gconstpointer b)
 	return g_strcmp0(*(const gchar *const *)a, *(const gchar *const *)b);
 }
 
+/* The paths of <directory>/ *.conf in lexical order; none if no directory. */
+gchar **
+kl_config_list_dropins(const gchar *directory, GError **error)
+{
+	g_autoptr(GDir) dir = NULL;
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	const gchar *name;
+
+	if (g_file_test(directory, G_FILE_TEST_IS_DIR)) {
+		dir = g_dir_open(directory, 0, error);
+		if (dir == NULL)
+			return NULL;
+		while ((name = g_dir_read_name(dir)) != NULL) {
+			if (g_str_has_suffix(name, ".conf"))
+				g_ptr_array_add(names, g_build_filename(directory, name, NULL));
+		}
+		g_ptr_array_sort(names, kl_config_compare_names);
+	}
+	g_ptr_array_add(names, NULL);
+	return (gchar **)g_ptr_array_free(g_steal_pointer(&names), FALSE);
+}
+
 /* <dir>/<component>.conf.d/ *.conf, in lexical order. */
 static gboolean
 kl_config_load_dropins(KlConfig *self,
@@ -415,23 +437,12 @@ kl_config_load_dropins(KlConfig *self,
 	g_autofree gchar *parent = g_path_get_dirname(main_path);
 	g_autofree gchar *dirname = g_strdup_printf("%s.conf.d", component);
 	g_autofree gchar *path = g_build_filename(parent, dirname, NULL);
-	g_autoptr(GDir) dir = NULL;
-	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-	const gchar *name;
+	g_auto(GStrv) files = kl_config_list_dropins(path, error);
 
-	if (!g_file_test(path, G_FILE_TEST_IS_DIR))
-		return TRUE;
-	dir = g_dir_open(path, 0, error);
-	if (dir == NULL)
+	if (files == NULL)
 		return FALSE;
-	while ((name = g_dir_read_name(dir)) != NULL) {
-		if (g_str_has_suffix(name, ".conf"))
-			g_ptr_array_add(names, g_strdup(name));
-	}
-	g_ptr_array_sort(names, kl_config_compare_names);
-	for (guint i = 0; i < names->len; i++) {
-		g_autofree gchar *file = g_build_filename(path, g_ptr_array_index(names, i), NULL);
-		if (!kl_config_load_file(self, file, error))
+	for (guint i = 0; files[i] != NULL; i++) {
+		if (!kl_config_load_file(self, files[i], error))
 			return FALSE;
 	}
 	return TRUE;

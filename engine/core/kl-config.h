@@ -76,5 +76,6 @@ gboolean kl_config_get_list(KlConfig *self,
 			    gchar ***value,
 			    GError **error);
 gchar *kl_config_describe(KlConfig *self, const gchar *section, const gchar *option);
+gchar **kl_config_list_dropins(const gchar *directory, GError **error);
 
 G_END_DECLS
