@@ -15,10 +15,12 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 
 REGISTRAR, KEYLIME_CA, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -411,6 +413,51 @@ def version_on_both_ports():
         status, env = REG.request("GET", "/version", tls=tls)
         assert status == 200 and env["results"]["current_version"] == "2.6", env
         assert "2.0" in env["results"]["supported_versions"], env
+
+
+@test
+def crash_leaves_no_half_written_record():
+    global REG
+    answered = []
+    stop = threading.Event()
+
+    def register_until_killed():
+        n = 0
+        while not stop.is_set():
+            try:
+                status, _ = REG.request("POST", f"/v2.6/agents/crash-{n}", BODY)
+            except (OSError, http.client.HTTPException, ValueError):
+                return
+            if status == 200:
+                answered.append(n)
+            n += 1
+
+    worker = threading.Thread(target=register_until_killed)
+    worker.start()
+    time.sleep(1.0)
+    REG.proc.kill()  # SIGKILL: no chance to finish anything
+    REG.proc.wait()
+    stop.set()
+    worker.join()
+    REG.monitor.kill()
+    assert answered, "no registration was answered before the kill"
+
+    db = sqlite3.connect(os.path.join(REG.dir, "reg_data.sqlite"))
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rows = db.execute("SELECT agent_id, key, aik_tpm, ek_tpm, regcount, active "
+                      "FROM registrarmain WHERE agent_id LIKE 'crash-%'").fetchall()
+    db.close()
+    for row in rows:
+        assert row[1] and row[2] == BODY["aik_tpm"] and row[3] == BODY["ek_tpm"], row
+        assert row[4] == 1 and row[5] == 0, row
+    stored = {int(row[0][len("crash-"):]) for row in rows}
+    assert set(answered) <= stored, sorted(set(answered) - stored)
+    print(f"# {len(answered)} registrations answered, {len(stored)} stored before SIGKILL")
+
+    # a restart serves what was stored
+    REG = Registrar()
+    status, env = REG.request("GET", "/v2.6/agents", tls=True)
+    assert status == 200 and f"crash-{answered[-1]}" in env["results"]["uuids"], env
 
 
 @test
