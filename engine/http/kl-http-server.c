@@ -7,6 +7,8 @@
 
 #include "config.h"
 
+#include <netinet/in.h>
+
 #include "kl-error.h"
 #include "kl-http-server.h"
 #include "kl-http-tls.h"
@@ -15,6 +17,7 @@ struct _KlHttpServer {
 	GObject parent_instance;
 	SoupServer *server;
 	KlHttpRouter *router;
+	KlHttpGuard *guard;
 	GInetAddress *address;
 	guint16 port;
 	gboolean tls;
@@ -32,6 +35,10 @@ kl_http_server_dispose(GObject *object)
 		soup_server_disconnect(self->server);
 	g_clear_object(&self->server);
 	g_clear_object(&self->router);
+	/* libsoup 3.2 leaves idle keep-alive connections open after this */
+	if (self->guard != NULL)
+		kl_http_guard_close_all(self->guard);
+	g_clear_pointer(&self->guard, kl_http_guard_unref);
 	g_clear_object(&self->address);
 	G_OBJECT_CLASS(kl_http_server_parent_class)->dispose(object);
 }
@@ -106,6 +113,7 @@ kl_http_server_new(KlHttpRouter *router, const KlHttpServerOptions *options, GEr
 	g_autoptr(KlHttpServer) self = NULL;
 	g_autoptr(KlHttpRouteMatch) version_route = NULL;
 	const gchar *ip;
+	KlHttpGuardLimits limits = {0};
 
 	g_return_val_if_fail(KL_HTTP_IS_ROUTER(router), NULL);
 	g_return_val_if_fail(options != NULL, NULL);
@@ -126,6 +134,13 @@ kl_http_server_new(KlHttpRouter *router, const KlHttpServerOptions *options, GEr
 	self->tls = options->tls;
 	self->router = g_object_ref(router);
 	self->server = soup_server_new("server-header", "keylime-c/" PACKAGE_VERSION, NULL);
+	/* body size limits are the router's (413 from Content-Length) */
+	limits.headers_timeout_ms = options->headers_timeout_ms;
+	limits.idle_timeout_ms = options->idle_timeout_ms;
+	limits.body_timeout_ms = options->body_timeout_ms;
+	limits.max_per_client = options->max_connections_per_client;
+	self->guard = kl_http_guard_new(&limits);
+	kl_http_guard_attach(self->guard, self->server);
 	if (options->tls && !kl_http_server_setup_tls(self, options, error))
 		return NULL;
 	if (!options->tls && options->client_cert != KL_HTTP_CLIENT_CERT_NONE) {
@@ -143,20 +158,42 @@ kl_http_server_new(KlHttpRouter *router, const KlHttpServerOptions *options, GEr
 	return g_steal_pointer(&self);
 }
 
+/* The listening socket, with a backlog deep enough for a fleet's burst of
+ * connections (libsoup's own is 10: the rest wait for SYN retransmits). */
+static GSocket *
+kl_http_server_listen_socket_new(GSocketAddress *address, GError **error)
+{
+	g_autoptr(GSocket) socket = NULL;
+	GSocketFamily family = g_socket_address_get_family(address);
+
+	socket = g_socket_new(family, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+	if (socket == NULL)
+		return NULL;
+	if (family == G_SOCKET_FAMILY_IPV6 &&
+	    !g_socket_set_option(socket, IPPROTO_IPV6, IPV6_V6ONLY, TRUE, error))
+		return NULL;
+	g_socket_set_listen_backlog(socket, KL_HTTP_SERVER_LISTEN_BACKLOG);
+	if (!g_socket_bind(socket, address, TRUE, error) || !g_socket_listen(socket, error))
+		return NULL;
+	return g_steal_pointer(&socket);
+}
+
 gboolean
 kl_http_server_listen(KlHttpServer *self, GError **error)
 {
 	g_autoptr(GSocketAddress) address = NULL;
+	g_autoptr(GSocket) socket = NULL;
 	GSList *listeners;
 
 	g_return_val_if_fail(KL_HTTP_IS_SERVER(self), FALSE);
 	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
 
 	address = g_inet_socket_address_new(self->address, self->port);
-	if (!soup_server_listen(self->server,
-				address,
-				self->tls ? SOUP_SERVER_LISTEN_HTTPS : 0,
-				error)) {
+	socket = kl_http_server_listen_socket_new(address, error);
+	if (socket == NULL || !soup_server_listen_socket(self->server,
+							 socket,
+							 self->tls ? SOUP_SERVER_LISTEN_HTTPS : 0,
+							 error)) {
 		g_autofree gchar *ip = g_inet_address_to_string(self->address);
 		g_prefix_error(error, "listening on %s port %u: ", ip, (guint)self->port);
 		return FALSE;
@@ -179,6 +216,7 @@ kl_http_server_stop(KlHttpServer *self)
 {
 	g_return_if_fail(KL_HTTP_IS_SERVER(self));
 	soup_server_disconnect(self->server);
+	kl_http_guard_close_all(self->guard);
 	self->bound_port = 0;
 }
 
@@ -220,4 +258,12 @@ kl_http_server_get_router(KlHttpServer *self)
 {
 	g_return_val_if_fail(KL_HTTP_IS_SERVER(self), NULL);
 	return self->router;
+}
+
+/* The connection limits; connections still open keep it alive. */
+KlHttpGuard *
+kl_http_server_get_guard(KlHttpServer *self)
+{
+	g_return_val_if_fail(KL_HTTP_IS_SERVER(self), NULL);
+	return self->guard;
 }

@@ -6,9 +6,13 @@
  */
 #pragma once
 
+#include "kl-http-guard.h"
 #include "kl-http-router.h"
 
 G_BEGIN_DECLS
+
+/* pending connections the kernel queues for accept (capped by somaxconn) */
+#define KL_HTTP_SERVER_LISTEN_BACKLOG 4096
 
 typedef enum {
 	KL_HTTP_CLIENT_CERT_NONE,     /* no client certificates asked for */
@@ -24,6 +28,11 @@ typedef struct {
 	const gchar *server_key;
 	const gchar *trusted_client_ca; /* needed unless client_cert is NONE */
 	KlHttpClientCertMode client_cert;
+	/* slow and idle clients (kl-http-guard.h); 0: the default */
+	guint headers_timeout_ms; /* accept to first request headers, TLS handshake included: 10 s */
+	guint idle_timeout_ms;	  /* keep-alive wait for the next request headers: 60 s */
+	guint body_timeout_ms;	  /* request headers to the end of the body: 30 s */
+	guint max_connections_per_client; /* simultaneous connections per IP address: 64 */
 } KlHttpServerOptions;
 
 #define KL_HTTP_TYPE_SERVER (kl_http_server_get_type())
@@ -37,5 +46,6 @@ guint16 kl_http_server_get_port(KlHttpServer *self);
 gchar *kl_http_server_get_url(KlHttpServer *self);
 SoupServer *kl_http_server_get_soup_server(KlHttpServer *self);
 KlHttpRouter *kl_http_server_get_router(KlHttpServer *self);
+KlHttpGuard *kl_http_server_get_guard(KlHttpServer *self);
 
 G_END_DECLS
