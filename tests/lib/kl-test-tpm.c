@@ -1,17 +1,14 @@
 /*
  * The ESYS plumbing shared by the tpm suite and the quote benchmark: one
  * TCTI + ESYS connection to a fixture swtpm, AKs under its RSA (or ECC) EK,
- * PCRs, quotes in Keylime's encoding, NV reads, ActivateCredential.  TSS return codes become GErrors
- * at one spot, kl_test_tpm_check_rc().
+ * PCRs, quotes in Keylime's encoding, NV reads, ActivateCredential.  The
+ * TPM commands are the agent's own (kl-tpm-esys.h), used here on objects
+ * the tests choose; TSS return codes become GErrors there.
  */
 #include "config.h"
 
 #include <string.h>
-#include <tss2/tss2_mu.h>
-#include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
-
-#include <gio/gio.h>
 
 #include "kl-makecredential.h"
 #include "kl-quote.h"
@@ -24,21 +21,41 @@ struct _KlTestTpm {
 	ESYS_CONTEXT *esys;
 	ESYS_TR ek;
 	TPM2_ALG_ID ek_type; /* which of the fixture's EKs @ek is */
+	TPMT_PUBLIC ek_area;
 };
 
+/* Makes @handle the EK in use and remembers its public area. */
 static gboolean
-kl_test_tpm_check_rc(TSS2_RC rc, const gchar *what, GError **error)
+kl_test_tpm_set_ek(KlTestTpm *self, TPM2_HANDLE handle, TPM2_ALG_ID type, GError **error)
 {
-	if (rc == TSS2_RC_SUCCESS)
-		return TRUE;
-	g_set_error(error,
-		    G_IO_ERROR,
-		    G_IO_ERROR_FAILED,
-		    "%s: 0x%x %s",
-		    what,
-		    (guint)rc,
-		    Tss2_RC_Decode(rc));
-	return FALSE;
+	ESYS_TR ek = ESYS_TR_NONE;
+	g_autoptr(GBytes) pub = NULL;
+	g_autoptr(KlTpmPublic) parsed = NULL;
+
+	if (!kl_tpm_esys_check_rc(Esys_TR_FromTPMPublic(self->esys,
+							handle,
+							ESYS_TR_NONE,
+							ESYS_TR_NONE,
+							ESYS_TR_NONE,
+							&ek),
+				  "Esys_TR_FromTPMPublic(EK)",
+				  error))
+		return FALSE;
+	pub = kl_tpm_esys_read_public(self->esys, ek, error);
+	if (pub != NULL)
+		parsed = kl_tpm_public_new_from_data(g_bytes_get_data(pub, NULL),
+						     g_bytes_get_size(pub),
+						     error);
+	if (parsed == NULL) {
+		Esys_TR_Close(self->esys, &ek);
+		return FALSE;
+	}
+	if (self->ek != ESYS_TR_NONE)
+		Esys_TR_Close(self->esys, &self->ek);
+	self->ek = ek;
+	self->ek_type = type;
+	self->ek_area = *kl_tpm_public_get_area(parsed);
+	return TRUE;
 }
 
 void
@@ -64,23 +81,16 @@ kl_test_tpm_new(KlTestSwtpm *swtpm, GError **error)
 	self->swtpm = swtpm;
 	self->ek = ESYS_TR_NONE;
 	self->ek_type = TPM2_ALG_RSA;
-	if (!kl_test_tpm_check_rc(
+	if (!kl_tpm_esys_check_rc(
 		    Tss2_TctiLdr_Initialize(kl_test_swtpm_get_tcti(swtpm), &self->tcti),
 		    "Tss2_TctiLdr_Initialize",
 		    error))
 		return NULL;
-	if (!kl_test_tpm_check_rc(Esys_Initialize(&self->esys, self->tcti, NULL),
+	if (!kl_tpm_esys_check_rc(Esys_Initialize(&self->esys, self->tcti, NULL),
 				  "Esys_Initialize",
 				  error))
 		return NULL;
-	if (!kl_test_tpm_check_rc(Esys_TR_FromTPMPublic(self->esys,
-							KL_TEST_SWTPM_EK_HANDLE_RSA,
-							ESYS_TR_NONE,
-							ESYS_TR_NONE,
-							ESYS_TR_NONE,
-							&self->ek),
-				  "Esys_TR_FromTPMPublic(EK)",
-				  error))
+	if (!kl_test_tpm_set_ek(self, KL_TEST_SWTPM_EK_HANDLE_RSA, TPM2_ALG_RSA, error))
 		return NULL;
 	return g_steal_pointer(&self);
 }
@@ -121,111 +131,21 @@ kl_test_tpm_get_esys(KlTestTpm *self)
 gboolean
 kl_test_tpm_use_ek(KlTestTpm *self, TPM2_ALG_ID type, GError **error)
 {
-	ESYS_TR ek = ESYS_TR_NONE;
-	TPM2_HANDLE handle = type == TPM2_ALG_ECC ? KL_TEST_SWTPM_EK_HANDLE_ECC
-						  : KL_TEST_SWTPM_EK_HANDLE_RSA;
-
 	g_return_val_if_fail(type == TPM2_ALG_RSA || type == TPM2_ALG_ECC, FALSE);
 	if (type == self->ek_type)
 		return TRUE;
-	if (!kl_test_tpm_check_rc(Esys_TR_FromTPMPublic(self->esys,
-							handle,
-							ESYS_TR_NONE,
-							ESYS_TR_NONE,
-							ESYS_TR_NONE,
-							&ek),
-				  "Esys_TR_FromTPMPublic(EK)",
-				  error))
-		return FALSE;
-	Esys_TR_Close(self->esys, &self->ek);
-	self->ek = ek;
-	self->ek_type = type;
-	return TRUE;
+	return kl_test_tpm_set_ek(self,
+				  type == TPM2_ALG_ECC ? KL_TEST_SWTPM_EK_HANDLE_ECC
+						       : KL_TEST_SWTPM_EK_HANDLE_RSA,
+				  type,
+				  error);
 }
 
 /* The EK in use as the agent sends it: a marshalled TPM2B_PUBLIC. */
 GBytes *
 kl_test_tpm_get_ek_public(KlTestTpm *self, GError **error)
 {
-	TPM2B_PUBLIC *pub = NULL;
-	guint8 buf[sizeof(TPM2B_PUBLIC)];
-	size_t offset = 0;
-	TSS2_RC rc;
-
-	if (!kl_test_tpm_check_rc(Esys_ReadPublic(self->esys,
-						  self->ek,
-						  ESYS_TR_NONE,
-						  ESYS_TR_NONE,
-						  ESYS_TR_NONE,
-						  &pub,
-						  NULL,
-						  NULL),
-				  "Esys_ReadPublic(EK)",
-				  error))
-		return NULL;
-	rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &offset);
-	Esys_Free(pub);
-	if (!kl_test_tpm_check_rc(rc, "Tss2_MU_TPM2B_PUBLIC_Marshal", error))
-		return NULL;
-	return g_bytes_new(buf, offset);
-}
-
-/*
- * The RSA EK's authPolicy is PolicySecret(endorsement): a fresh session per
- * use.  swtpm's ECC EK (a high-range template) has userWithAuth set and an
- * empty auth value, so a password session is enough for it.
- */
-static gboolean
-kl_test_tpm_ek_session(KlTestTpm *self, ESYS_TR *session, GError **error)
-{
-	TPMT_SYM_DEF symmetric = {.algorithm = TPM2_ALG_NULL};
-
-	*session = ESYS_TR_NONE;
-	if (self->ek_type == TPM2_ALG_ECC) {
-		*session = ESYS_TR_PASSWORD;
-		return TRUE;
-	}
-	if (!kl_test_tpm_check_rc(Esys_StartAuthSession(self->esys,
-							ESYS_TR_NONE,
-							ESYS_TR_NONE,
-							ESYS_TR_NONE,
-							ESYS_TR_NONE,
-							ESYS_TR_NONE,
-							NULL,
-							TPM2_SE_POLICY,
-							&symmetric,
-							TPM2_ALG_SHA256,
-							session),
-				  "Esys_StartAuthSession",
-				  error))
-		return FALSE;
-	if (!kl_test_tpm_check_rc(Esys_PolicySecret(self->esys,
-						    ESYS_TR_RH_ENDORSEMENT,
-						    *session,
-						    ESYS_TR_PASSWORD,
-						    ESYS_TR_NONE,
-						    ESYS_TR_NONE,
-						    NULL,
-						    NULL,
-						    NULL,
-						    0,
-						    NULL,
-						    NULL),
-				  "Esys_PolicySecret",
-				  error)) {
-		Esys_FlushContext(self->esys, *session);
-		*session = ESYS_TR_NONE;
-		return FALSE;
-	}
-	return TRUE;
-}
-
-static void
-kl_test_tpm_session_done(KlTestTpm *self, ESYS_TR session)
-{
-	/* gone already if the command ended the session: ignore the result */
-	if (session != ESYS_TR_PASSWORD)
-		Esys_FlushContext(self->esys, session);
+	return kl_tpm_esys_read_public(self->esys, self->ek, error);
 }
 
 void
@@ -236,55 +156,6 @@ kl_test_tpm_ak_free(KlTestTpmAk *ak)
 	g_bytes_unref(ak->public_blob);
 	kl_tpm_public_free(ak->pub);
 	g_free(ak);
-}
-
-static void
-kl_test_tpm_ak_template(TPM2B_PUBLIC *tpl, TPM2_ALG_ID type, TPM2_ALG_ID scheme, TPM2_ALG_ID hash)
-{
-	tpl->publicArea.type = type;
-	tpl->publicArea.nameAlg = TPM2_ALG_SHA256;
-	tpl->publicArea.objectAttributes =
-		TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-		TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT;
-	if (type == TPM2_ALG_RSA) {
-		TPMS_RSA_PARMS *rsa = &tpl->publicArea.parameters.rsaDetail;
-		rsa->symmetric.algorithm = TPM2_ALG_NULL;
-		rsa->scheme.scheme = scheme;
-		rsa->scheme.details.anySig.hashAlg = hash;
-		rsa->keyBits = 2048;
-	} else {
-		TPMS_ECC_PARMS *ecc = &tpl->publicArea.parameters.eccDetail;
-		ecc->symmetric.algorithm = TPM2_ALG_NULL;
-		ecc->scheme.scheme = scheme;
-		ecc->scheme.details.ecdsa.hashAlg = hash;
-		ecc->curveID = TPM2_ECC_NIST_P256;
-		ecc->kdf.scheme = TPM2_ALG_NULL;
-	}
-}
-
-/* Loads the created AK under the EK; @ak->handle is set on success. */
-static gboolean
-kl_test_tpm_load_ak(KlTestTpm *self,
-		    TPM2B_PRIVATE *priv,
-		    TPM2B_PUBLIC *pub,
-		    KlTestTpmAk *ak,
-		    GError **error)
-{
-	ESYS_TR session;
-	TSS2_RC rc;
-
-	if (!kl_test_tpm_ek_session(self, &session, error))
-		return FALSE;
-	rc = Esys_Load(self->esys,
-		       self->ek,
-		       session,
-		       ESYS_TR_NONE,
-		       ESYS_TR_NONE,
-		       priv,
-		       pub,
-		       &ak->handle);
-	kl_test_tpm_session_done(self, session);
-	return kl_test_tpm_check_rc(rc, "Esys_Load(AK)", error);
 }
 
 /*
@@ -301,57 +172,31 @@ kl_test_tpm_create_ak(KlTestTpm *self,
 		      GError **error)
 {
 	g_autoptr(KlTestTpmAk) ak = g_new0(KlTestTpmAk, 1);
-	TPM2B_SENSITIVE_CREATE sensitive = {0};
-	TPM2B_PUBLIC tpl = {0};
-	TPM2B_DATA outside = {0};
-	TPML_PCR_SELECTION creation_pcr = {0};
+	TPM2B_PUBLIC tpl;
 	TPM2B_PRIVATE *priv = NULL;
 	TPM2B_PUBLIC *pub = NULL;
-	guint8 buf[sizeof(TPM2B_PUBLIC)];
-	size_t offset = 0;
-	ESYS_TR session;
-	TSS2_RC rc;
 	gboolean ok;
 
 	ak->handle = ESYS_TR_NONE;
-	kl_test_tpm_ak_template(&tpl, type, scheme, hash);
-	if (!kl_test_tpm_ek_session(self, &session, error))
+	if (!kl_tpm_ak_template(&tpl, scheme, hash, error))
 		return NULL;
-	rc = Esys_Create(self->esys,
-			 self->ek,
-			 session,
-			 ESYS_TR_NONE,
-			 ESYS_TR_NONE,
-			 &sensitive,
-			 &tpl,
-			 &outside,
-			 &creation_pcr,
-			 &priv,
-			 &pub,
-			 NULL,
-			 NULL,
-			 NULL);
-	kl_test_tpm_session_done(self, session);
-	if (!kl_test_tpm_check_rc(rc, "Esys_Create(AK)", error))
+	g_return_val_if_fail(tpl.publicArea.type == type, NULL);
+	if (!kl_tpm_esys_create(self->esys, self->ek, &self->ek_area, &tpl, &priv, &pub, error))
 		return NULL;
-
-	ok = (!load || kl_test_tpm_load_ak(self, priv, pub, ak, error)) &&
-	     kl_test_tpm_check_rc(Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &offset),
-				  "Tss2_MU_TPM2B_PUBLIC_Marshal",
-				  error);
+	ok = !load ||
+	     kl_tpm_esys_load(self->esys, self->ek, &self->ek_area, priv, pub, &ak->handle, error);
+	if (ok)
+		ak->public_blob = kl_tpm_esys_marshal_public(pub, error);
 	Esys_Free(priv);
 	Esys_Free(pub);
-	if (!ok) {
-		if (ak->handle != ESYS_TR_NONE)
-			Esys_FlushContext(self->esys, ak->handle);
-		return NULL;
-	}
-	ak->public_blob = g_bytes_new(buf, offset);
-	ak->pub = kl_tpm_public_new_from_data(buf, offset, error);
+	if (ak->public_blob != NULL)
+		ak->pub = kl_tpm_public_new_from_data(g_bytes_get_data(ak->public_blob, NULL),
+						      g_bytes_get_size(ak->public_blob),
+						      error);
 	if (ak->pub == NULL) {
 		if (ak->handle != ESYS_TR_NONE)
 			Esys_FlushContext(self->esys, ak->handle);
-		g_prefix_error(error, "AK public: ");
+		g_prefix_error(error, "AK: ");
 		return NULL;
 	}
 	return g_steal_pointer(&ak);
@@ -360,7 +205,7 @@ kl_test_tpm_create_ak(KlTestTpm *self,
 gboolean
 kl_test_tpm_unload_ak(KlTestTpm *self, KlTestTpmAk *ak, GError **error)
 {
-	if (!kl_test_tpm_check_rc(Esys_FlushContext(self->esys, ak->handle),
+	if (!kl_tpm_esys_check_rc(Esys_FlushContext(self->esys, ak->handle),
 				  "Esys_FlushContext(AK)",
 				  error))
 		return FALSE;
@@ -377,10 +222,9 @@ kl_test_tpm_activate_credential(KlTestTpm *self, KlTestTpmAk *ak, GBytes *blob, 
 {
 	TPM2B_ID_OBJECT id = {0};
 	TPM2B_ENCRYPTED_SECRET secret = {0};
-	TPM2B_DIGEST *cert = NULL;
-	ESYS_TR session;
-	TSS2_RC rc;
-	GBytes *out;
+	g_autoptr(KlSecret) cert = NULL;
+	const guint8 *data;
+	gsize size = 0;
 
 	if (!kl_makecredential_blob_parse(g_bytes_get_data(blob, NULL),
 					  g_bytes_get_size(blob),
@@ -388,23 +232,17 @@ kl_test_tpm_activate_credential(KlTestTpm *self, KlTestTpmAk *ak, GBytes *blob, 
 					  &secret,
 					  error))
 		return NULL;
-	if (!kl_test_tpm_ek_session(self, &session, error))
+	cert = kl_tpm_esys_activate_credential(self->esys,
+					       ak->handle,
+					       self->ek,
+					       &self->ek_area,
+					       &id,
+					       &secret,
+					       error);
+	if (cert == NULL)
 		return NULL;
-	rc = Esys_ActivateCredential(self->esys,
-				     ak->handle,
-				     self->ek,
-				     ESYS_TR_PASSWORD,
-				     session,
-				     ESYS_TR_NONE,
-				     &id,
-				     &secret,
-				     &cert);
-	kl_test_tpm_session_done(self, session);
-	if (!kl_test_tpm_check_rc(rc, "Esys_ActivateCredential", error))
-		return NULL;
-	out = g_bytes_new(cert->buffer, cert->size);
-	Esys_Free(cert);
-	return out;
+	data = kl_secret_get_data(cert, &size);
+	return g_bytes_new(data, size);
 }
 
 /* The Name the TPM computed for a loaded object. */
@@ -414,7 +252,7 @@ kl_test_tpm_get_name(KlTestTpm *self, ESYS_TR handle, GError **error)
 	TPM2B_NAME *name = NULL;
 	GBytes *bytes;
 
-	if (!kl_test_tpm_check_rc(Esys_TR_GetName(self->esys, handle, &name),
+	if (!kl_tpm_esys_check_rc(Esys_TR_GetName(self->esys, handle, &name),
 				  "Esys_TR_GetName",
 				  error))
 		return NULL;
@@ -423,108 +261,24 @@ kl_test_tpm_get_name(KlTestTpm *self, ESYS_TR handle, GError **error)
 	return bytes;
 }
 
-static void
-kl_test_tpm_selection(TPML_PCR_SELECTION *sel, guint32 mask, TPM2_ALG_ID bank)
-{
-	memset(sel, 0, sizeof(*sel));
-	sel->count = 1;
-	sel->pcrSelections[0].hash = bank;
-	sel->pcrSelections[0].sizeofSelect = 3;
-	sel->pcrSelections[0].pcrSelect[0] = (guint8)(mask & 0xff);
-	sel->pcrSelections[0].pcrSelect[1] = (guint8)((mask >> 8) & 0xff);
-	sel->pcrSelections[0].pcrSelect[2] = (guint8)((mask >> 16) & 0xff);
-}
-
-/* The values of @mask in @bank, one PCR_Read each: a read returns at most
- * 8 digests, and one at a time needs no bookkeeping. */
+/* The values of @mask in @bank. */
 KlPcrBank *
 kl_test_tpm_read_pcrs(KlTestTpm *self, guint32 mask, TPM2_ALG_ID bank, GError **error)
 {
-	g_autoptr(KlPcrBank) values = kl_pcr_bank_new(bank, error);
-
-	if (values == NULL)
-		return NULL;
-	for (guint pcr = 0; pcr < KL_TPM_PCR_COUNT; pcr++) {
-		TPML_PCR_SELECTION sel;
-		TPML_DIGEST *digests = NULL;
-		gboolean ok;
-
-		if ((mask & (1u << pcr)) == 0)
-			continue;
-		kl_test_tpm_selection(&sel, 1u << pcr, bank);
-		if (!kl_test_tpm_check_rc(Esys_PCR_Read(self->esys,
-							ESYS_TR_NONE,
-							ESYS_TR_NONE,
-							ESYS_TR_NONE,
-							&sel,
-							NULL,
-							NULL,
-							&digests),
-					  "Esys_PCR_Read",
-					  error))
-			return NULL;
-		if (digests->count != 1) {
-			g_set_error(error,
-				    G_IO_ERROR,
-				    G_IO_ERROR_FAILED,
-				    "Esys_PCR_Read: %u values for PCR %u",
-				    (guint)digests->count,
-				    pcr);
-			Esys_Free(digests);
-			return NULL;
-		}
-		ok = kl_pcr_bank_set(values,
-				     pcr,
-				     digests->digests[0].buffer,
-				     digests->digests[0].size,
-				     error);
-		Esys_Free(digests);
-		if (!ok)
-			return NULL;
-	}
-	return g_steal_pointer(&values);
+	return kl_tpm_esys_read_pcrs(self->esys, mask, bank, error);
 }
 
 gboolean
 kl_test_tpm_reset(KlTestTpm *self, guint pcr, GError **error)
 {
-	g_return_val_if_fail(pcr < KL_TPM_PCR_COUNT, FALSE);
-	return kl_test_tpm_check_rc(Esys_PCR_Reset(self->esys,
-						   ESYS_TR_PCR0 + pcr,
-						   ESYS_TR_PASSWORD,
-						   ESYS_TR_NONE,
-						   ESYS_TR_NONE),
-				    "Esys_PCR_Reset",
-				    error);
+	return kl_tpm_esys_pcr_reset(self->esys, pcr, error);
 }
 
 /* PCR_Extend of one bank with @digest, which must be that bank's size. */
 gboolean
 kl_test_tpm_extend(KlTestTpm *self, guint pcr, TPM2_ALG_ID bank, GBytes *digest, GError **error)
 {
-	TPML_DIGEST_VALUES values = {.count = 1};
-	gsize size = g_bytes_get_size(digest);
-
-	g_return_val_if_fail(pcr < KL_TPM_PCR_COUNT, FALSE);
-	if (size == 0 || size != kl_tpm_hash_alg_get_digest_size(bank)) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_ARGUMENT,
-			    "a %" G_GSIZE_FORMAT "-byte digest for bank 0x%x",
-			    size,
-			    (guint)bank);
-		return FALSE;
-	}
-	values.digests[0].hashAlg = bank;
-	memcpy(&values.digests[0].digest, g_bytes_get_data(digest, NULL), size);
-	return kl_test_tpm_check_rc(Esys_PCR_Extend(self->esys,
-						    ESYS_TR_PCR0 + pcr,
-						    ESYS_TR_PASSWORD,
-						    ESYS_TR_NONE,
-						    ESYS_TR_NONE,
-						    &values),
-				    "Esys_PCR_Extend",
-				    error);
+	return kl_tpm_esys_pcr_extend(self->esys, pcr, bank, digest, error);
 }
 
 void
@@ -549,54 +303,18 @@ kl_test_tpm_quote_raw(KlTestTpm *self,
 		      GError **error)
 {
 	g_autoptr(KlTestTpmQuote) quote = g_new0(KlTestTpmQuote, 1);
-	TPM2B_DATA qualifying = {0};
-	TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};
-	TPML_PCR_SELECTION sel;
-	TPM2B_ATTEST *quoted = NULL;
-	TPMT_SIGNATURE *signature = NULL;
-	guint8 buf[sizeof(TPMT_SIGNATURE)];
-	size_t offset = 0;
-	gsize nonce_len = strlen(nonce);
 	KlPcrBank *values;
-	gboolean ok;
 
-	if (nonce_len > sizeof(qualifying.buffer)) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_ARGUMENT,
-			    "a %" G_GSIZE_FORMAT "-byte nonce",
-			    nonce_len);
+	if (!kl_tpm_esys_quote(self->esys,
+			       ak->handle,
+			       (const guint8 *)nonce,
+			       strlen(nonce),
+			       mask,
+			       bank,
+			       &quote->attest,
+			       &quote->signature,
+			       error))
 		return NULL;
-	}
-	qualifying.size = (UINT16)nonce_len;
-	memcpy(qualifying.buffer, nonce, nonce_len);
-	kl_test_tpm_selection(&sel, mask, bank);
-	if (!kl_test_tpm_check_rc(Esys_Quote(self->esys,
-					     ak->handle,
-					     ESYS_TR_PASSWORD,
-					     ESYS_TR_NONE,
-					     ESYS_TR_NONE,
-					     &qualifying,
-					     &scheme,
-					     &sel,
-					     &quoted,
-					     &signature),
-				  "Esys_Quote",
-				  error))
-		return NULL;
-	ok = kl_test_tpm_check_rc(
-		Tss2_MU_TPMT_SIGNATURE_Marshal(signature, buf, sizeof(buf), &offset),
-		"Tss2_MU_TPMT_SIGNATURE_Marshal",
-		error);
-	if (ok) {
-		quote->attest = g_bytes_new(quoted->attestationData, quoted->size);
-		quote->signature = g_bytes_new(buf, offset);
-	}
-	Esys_Free(quoted);
-	Esys_Free(signature);
-	if (!ok)
-		return NULL;
-
 	values = kl_test_tpm_read_pcrs(self, mask, bank, error);
 	if (values == NULL)
 		return NULL;
@@ -631,81 +349,10 @@ kl_test_tpm_quote(KlTestTpm *self,
 	return kl_test_tpm_quote_encode(quote->attest, quote->signature, quote->banks, error);
 }
 
-/* Reads one NV chunk onto @buf. */
-static gboolean
-kl_test_tpm_nv_read_chunk(KlTestTpm *self,
-			  ESYS_TR nv,
-			  guint16 chunk,
-			  GByteArray *buf,
-			  GError **error)
-{
-	TPM2B_MAX_NV_BUFFER *data = NULL;
-
-	if (!kl_test_tpm_check_rc(Esys_NV_Read(self->esys,
-					       nv,
-					       nv,
-					       ESYS_TR_PASSWORD,
-					       ESYS_TR_NONE,
-					       ESYS_TR_NONE,
-					       chunk,
-					       (UINT16)buf->len,
-					       &data),
-				  "Esys_NV_Read",
-				  error))
-		return FALSE;
-	if (data->size == 0) {
-		/* would loop for ever */
-		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "Esys_NV_Read: no data");
-		Esys_Free(data);
-		return FALSE;
-	}
-	g_byte_array_append(buf, data->buffer, data->size);
-	Esys_Free(data);
-	return TRUE;
-}
-
-/* A whole NV index in KL_TEST_TPM_NV_CHUNK pieces, authorised with the
- * index itself (the EK certificate indices are AUTHREAD with an empty
- * auth value). */
+/* A whole NV index, authorised with the index itself (the EK certificate
+ * indices are AUTHREAD with an empty auth value). */
 GBytes *
 kl_test_tpm_nv_read(KlTestTpm *self, TPM2_HANDLE index, GError **error)
 {
-	g_autoptr(GByteArray) buf = g_byte_array_new();
-	ESYS_TR nv = ESYS_TR_NONE;
-	TPM2B_NV_PUBLIC *pub = NULL;
-	gboolean ok = TRUE;
-	guint16 size;
-
-	if (!kl_test_tpm_check_rc(Esys_TR_FromTPMPublic(self->esys,
-							index,
-							ESYS_TR_NONE,
-							ESYS_TR_NONE,
-							ESYS_TR_NONE,
-							&nv),
-				  "Esys_TR_FromTPMPublic",
-				  error))
-		return NULL;
-	if (!kl_test_tpm_check_rc(Esys_NV_ReadPublic(self->esys,
-						     nv,
-						     ESYS_TR_NONE,
-						     ESYS_TR_NONE,
-						     ESYS_TR_NONE,
-						     &pub,
-						     NULL),
-				  "Esys_NV_ReadPublic",
-				  error)) {
-		Esys_TR_Close(self->esys, &nv);
-		return NULL;
-	}
-	size = pub->nvPublic.dataSize;
-	Esys_Free(pub);
-
-	while (ok && buf->len < size) {
-		guint16 chunk = (guint16)MIN(size - buf->len, KL_TEST_TPM_NV_CHUNK);
-		ok = kl_test_tpm_nv_read_chunk(self, nv, chunk, buf, error);
-	}
-	Esys_TR_Close(self->esys, &nv);
-	if (!ok)
-		return NULL;
-	return g_byte_array_free_to_bytes(g_steal_pointer(&buf));
+	return kl_tpm_esys_nv_read(self->esys, index, error);
 }

@@ -5,9 +5,10 @@
  * resets and extends, quotes as the agent makes them and encoded as Keylime
  * sends them, and NV reads.
  *
- * Every call that talks to the TPM takes a GError: a TSS return code is
- * reported as G_IO_ERROR_FAILED with the command's name and
- * Tss2_RC_Decode()'s text, so a test can assert on it.
+ * The TPM commands are the agent's (kl-tpm-esys.h).  Every call that talks
+ * to the TPM takes a GError: a TSS return code is reported as
+ * KL_AGENT_TPM_ERROR_FAILED with the command's name and Tss2_RC_Decode()'s
+ * text, so a test can assert on it.
  */
 #pragma once
 
@@ -16,6 +17,7 @@
 #include <glib.h>
 
 #include "kl-test-swtpm.h"
+#include "kl-tpm-esys.h"
 #include "kl-tpm-types.h"
 
 G_BEGIN_DECLS

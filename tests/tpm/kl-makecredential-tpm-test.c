@@ -91,7 +91,7 @@ check_activate(TPM2_ALG_ID ek_type, TPM2_ALG_ID ak_type, TPM2_ALG_ID ak_scheme)
 	g_assert_no_error(error);
 	g_clear_pointer(&out, g_bytes_unref);
 	out = kl_test_tpm_activate_credential(tpm, ak, wrong, &error);
-	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_FAILED);
+	g_assert_error(error, KL_AGENT_TPM_ERROR, KL_AGENT_TPM_ERROR_FAILED);
 	g_assert_null(out);
 	g_clear_error(&error);
 
@@ -110,7 +110,7 @@ check_activate(TPM2_ALG_ID ek_type, TPM2_ALG_ID ak_type, TPM2_ALG_ID ak_scheme)
 		copy[at[i]] ^= 0x01;
 		flipped = g_bytes_new(copy, size);
 		out = kl_test_tpm_activate_credential(tpm, ak, flipped, &error);
-		g_assert_error(error, G_IO_ERROR, G_IO_ERROR_FAILED);
+		g_assert_error(error, KL_AGENT_TPM_ERROR, KL_AGENT_TPM_ERROR_FAILED);
 		g_assert_null(out);
 		g_clear_error(&error);
 	}
