@@ -14,7 +14,6 @@ import http.client
 import json
 import os
 import re
-import signal
 import sqlite3
 import socket
 import ssl
@@ -23,13 +22,11 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import kltest  # noqa: E402
+
 REGISTRAR, KEYLIME_CA, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+test = kltest.Tap()
 
 
 def tpm2(*args):
@@ -42,40 +39,11 @@ def b64file(name):
         return base64.b64encode(f.read()).decode()
 
 
-class Registrar:
+class Registrar(kltest.Registrar):
+    """The daemon on the wrapper's private bus, with a D-Bus signal monitor."""
+
     def __init__(self):
-        self.dir = os.path.join(WORK, "keylime")
-        os.makedirs(self.dir, exist_ok=True)
-        env = dict(os.environ)
-        env.update({
-            "KEYLIME_DIR": self.dir,
-            # the registrar.conf we ship, with the test's overrides
-            "KEYLIME_REGISTRAR_CONFIG": os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                     "..", "..", "data", "config",
-                                                     "registrar.conf"),
-            "KEYLIME_REGISTRAR_IP": "127.0.0.1",
-            "KEYLIME_REGISTRAR_PORT": "0",
-            "KEYLIME_REGISTRAR_TLS_PORT": "0",
-            "KEYLIME_REGISTRAR_TLS_DIR": "generate",
-        })
-        # on the private session bus the wrapper started
-        self.proc = subprocess.Popen([REGISTRAR, "--session"], env=env,
-                                     stderr=subprocess.PIPE, text=True)
-        self.port = self.tls_port = None
-        owned = False
-        deadline = time.monotonic() + 60
-        while self.port is None or self.tls_port is None or not owned:
-            line = self.proc.stderr.readline()
-            if not line or time.monotonic() > deadline:
-                raise RuntimeError("keylime_registrar did not start")
-            sys.stdout.write("# registrar: " + line)
-            m = re.search(r"listening for (agents|administrators) on \w+://[^:]+:(\d+)", line)
-            owned = owned or "owning org.keylime.Registrar1" in line
-            if m and m.group(1) == "agents":
-                self.port = int(m.group(2))
-            elif m:
-                self.tls_port = int(m.group(2))
-        self.ca_dir = os.path.join(self.dir, "reg_ca")
+        super().__init__(REGISTRAR, os.path.join(WORK, "keylime"), bus="session")
         self.monitor = subprocess.Popen(["gdbus", "monitor", "--session", "--dest",
                                          "org.keylime.Registrar1"],
                                         stdout=subprocess.PIPE, text=True)
@@ -88,38 +56,8 @@ class Registrar:
         return re.findall(r"org\.keylime\.Registrar1\.Manager\.(\w+) \('([^']*)',\)", out)
 
     def tls_context(self, cert="client", ca_dir=None):
-        ctx = ssl.create_default_context(cafile=os.path.join(self.ca_dir, "cacert.crt"))
-        ctx.check_hostname = False  # Keylime identifies by chain, not name
-        if cert:
-            d = ca_dir or self.ca_dir
-            ctx.load_cert_chain(os.path.join(d, cert + "-cert.crt"),
-                                os.path.join(d, cert + "-private.pem"))
-        return ctx
-
-    def request(self, method, path, body=None, tls=False, ctx=None, raw=None):
-        if tls:
-            conn = http.client.HTTPSConnection("127.0.0.1", self.tls_port, timeout=30,
-                                               context=ctx or self.tls_context())
-        else:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        conn.request(method, path, body=data,
-                     headers={"Content-Type": "application/json"} if data else {})
-        resp = conn.getresponse()
-        text = resp.read()
-        conn.close()
-        envelope = json.loads(text)
-        assert envelope["code"] == resp.status, envelope
-        return resp.status, envelope
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
-        return self.proc.returncode
+        return kltest.tls_context(self.ca_file, (ca_dir or self.ca_dir) if cert else None,
+                                  cert or "client")
 
 
 def make_identity(tag, ak_attributes=None, ek_alg="rsa"):
@@ -435,8 +373,7 @@ def crash_leaves_no_half_written_record():
     worker = threading.Thread(target=register_until_killed)
     worker.start()
     time.sleep(1.0)
-    REG.proc.kill()  # SIGKILL: no chance to finish anything
-    REG.proc.wait()
+    REG.kill()  # SIGKILL: no chance to finish anything
     stop.set()
     worker.join()
     REG.monitor.kill()
@@ -466,29 +403,16 @@ def clean_stop():
     assert rc == 0, rc
 
 
-def main():
+def setup():
     global REG
-    print(f"1..{len(TESTS)}")
-    try:
-        REG = Registrar()
-    except Exception as e:  # noqa: BLE001 - report and fail every test
-        for i, fn in enumerate(TESTS, 1):
-            print(f"not ok {i} - {fn.__name__}: {e}")
-        return 1
-    failed = 0
-    for i, fn in enumerate(TESTS, 1):
-        try:
-            fn()
-            print(f"ok {i} - {fn.__name__}")
-        except Exception as e:  # noqa: BLE001
-            failed += 1
-            print(f"not ok {i} - {fn.__name__}: {e!r}")
-        sys.stdout.flush()
-    if REG.proc.poll() is None:
-        REG.proc.kill()
-    if REG.monitor.poll() is None:
-        REG.monitor.kill()
-    return 1 if failed else 0
+    REG = Registrar()
 
 
-sys.exit(main())
+def teardown():
+    if REG is not None:
+        REG.kill()
+        if REG.monitor.poll() is None:
+            REG.monitor.kill()
+
+
+sys.exit(test.run(setup, teardown))
