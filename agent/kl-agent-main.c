@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <locale.h>
 #include <pwd.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -32,6 +33,7 @@ typedef struct {
 	gchar *secure_dir;
 	gchar *mtls_cert_pem;
 	gchar *registrar_url;
+	gchar *revocation_actions;
 	KlAgentPayloadOptions payload;
 	KlAgentRevocationOptions revocation;
 	KlAgentRegistrationOptions registration;
@@ -59,6 +61,7 @@ kl_agent_daemon_clear(KlAgentDaemon *daemon)
 	g_free(daemon->secure_dir);
 	g_free(daemon->mtls_cert_pem);
 	g_free(daemon->registrar_url);
+	g_free(daemon->revocation_actions);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(KlAgentDaemon, kl_agent_daemon_clear)
@@ -363,8 +366,9 @@ kl_agent_daemon_start(KlAgentDaemon *daemon, GError **error)
 		kl_agent_config_get_boolean(config, "extract_payload_zip");
 	kl_agent_revocation_options_init(&daemon->revocation, daemon->secure_dir, keylime_dir);
 	daemon->revocation.revocation_cert = kl_agent_config_get_revocation_cert(config);
-	daemon->revocation.revocation_actions =
-		kl_agent_config_get_string(config, "revocation_actions");
+	daemon->revocation_actions =
+		g_strjoinv(", ", (gchar **)kl_agent_config_get_list(config, "revocation_actions"));
+	daemon->revocation.revocation_actions = daemon->revocation_actions;
 	daemon->revocation.revocation_actions_dir =
 		kl_agent_config_get_string(config, "revocation_actions_dir");
 	daemon->revocation.allow_payload_revocation_actions =
@@ -389,6 +393,9 @@ main(int argc, char **argv)
 	};
 
 	setlocale(LC_ALL, "");
+	/* a payload script or action that exits without reading its input
+	 * must not kill the agent */
+	signal(SIGPIPE, SIG_IGN);
 	context = g_option_context_new(NULL);
 	g_option_context_set_summary(context,
 				     "Keylime agent: serves TPM quotes and the IMA and UEFI logs.\n"

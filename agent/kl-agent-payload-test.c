@@ -357,7 +357,7 @@ test_command(void)
 			       NULL};
 	const gchar *missing[] = {"/nonexistent/command", NULL};
 
-	kl_agent_command_run_async(argv, NULL, 10, NULL, on_done, &w);
+	kl_agent_command_run_async(argv, NULL, NULL, 10, NULL, on_done, &w);
 	g_assert_true(kl_test_wait_for_pointer((gpointer *)&w.result, 30000));
 	g_assert_true(kl_agent_command_run_finish(w.result, &output, &error));
 	g_assert_no_error(error);
@@ -366,7 +366,7 @@ test_command(void)
 	g_assert_cmpuint(g_bytes_get_size(output), ==, KL_AGENT_COMMAND_MAX_OUTPUT);
 	g_assert_nonnull(g_strstr_len(g_bytes_get_data(output, NULL), 10, "outerr"));
 
-	kl_agent_command_run_async(missing, NULL, 10, NULL, on_done, &w);
+	kl_agent_command_run_async(missing, NULL, NULL, 10, NULL, on_done, &w);
 	g_assert_true(kl_test_wait_for_pointer((gpointer *)&w.result, 30000));
 	g_assert_false(kl_agent_command_run_finish(w.result, NULL, &error));
 	g_assert_nonnull(error);

@@ -426,9 +426,22 @@ kl_agent_command_read_next(GTask *task)
 					task);
 }
 
+static void
+kl_agent_command_stdin_written(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	g_autoptr(GBytes) data = user_data;
+	g_autoptr(GError) error = NULL;
+
+	/* a command that does not read its input is not an error */
+	if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(source), res, NULL, &error))
+		g_debug("command input: %s", error->message);
+	g_output_stream_close(G_OUTPUT_STREAM(source), NULL, NULL);
+}
+
 void
 kl_agent_command_run_async(const gchar *const *argv,
 			   const gchar *cwd,
+			   GBytes *input,
 			   guint timeout_seconds,
 			   GCancellable *cancellable,
 			   GAsyncReadyCallback callback,
@@ -447,9 +460,10 @@ kl_agent_command_run_async(const gchar *const *argv,
 	cmd->output = g_byte_array_new();
 	g_task_set_task_data(task, cmd, kl_agent_command_free);
 
-	/* stdin stays /dev/null */
-	launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-					     G_SUBPROCESS_FLAGS_STDERR_MERGE);
+	/* stdin is @input, or /dev/null */
+	launcher = g_subprocess_launcher_new(
+		G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE |
+		(input != NULL ? G_SUBPROCESS_FLAGS_STDIN_PIPE : G_SUBPROCESS_FLAGS_NONE));
 	if (cwd != NULL)
 		g_subprocess_launcher_set_cwd(launcher, cwd);
 	g_subprocess_launcher_set_child_setup(launcher, kl_agent_command_child_setup, NULL, NULL);
@@ -460,6 +474,17 @@ kl_agent_command_run_async(const gchar *const *argv,
 		return;
 	}
 	cmd->pipe = g_object_ref(g_subprocess_get_stdout_pipe(cmd->proc));
+	if (input != NULL) {
+		GOutputStream *stdin_pipe = g_subprocess_get_stdin_pipe(cmd->proc);
+
+		g_output_stream_write_all_async(stdin_pipe,
+						g_bytes_get_data(input, NULL),
+						g_bytes_get_size(input),
+						G_PRIORITY_DEFAULT,
+						cancellable,
+						kl_agent_command_stdin_written,
+						g_bytes_ref(input));
+	}
 	if (timeout_seconds > 0) {
 		cmd->timeout = g_timeout_source_new_seconds(timeout_seconds);
 		g_task_attach_source(task, cmd->timeout, kl_agent_command_on_timeout);
@@ -584,6 +609,7 @@ kl_agent_payload_on_installed(GObject *source, GAsyncResult *res, gpointer user_
 		GCancellable *cancellable = g_task_get_cancellable(task);
 		kl_agent_command_run_async(argv,
 					   unzipped,
+					   NULL,
 					   run->options.timeout_seconds,
 					   cancellable,
 					   kl_agent_payload_on_script,

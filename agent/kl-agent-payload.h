@@ -66,14 +66,15 @@ void kl_agent_payload_run_async(const gchar *secure_dir,
 gboolean kl_agent_payload_run_finish(GAsyncResult *result, gboolean *script_ran, GError **error);
 
 /*
- * Runs @argv in @cwd with stdin empty and stdout+stderr merged, in its
- * own process group; after @timeout_seconds (0: none) the group is killed.
- * Succeeds when the command exits with status 0; @output (nullable) gets
- * up to KL_AGENT_COMMAND_MAX_OUTPUT bytes of what it printed, which is
- * also logged at info level.
+ * Runs @argv in @cwd with @input (nullable: empty) on stdin and
+ * stdout+stderr merged, in its own process group; after @timeout_seconds
+ * (0: none) the group is killed.  Succeeds when the command exits with
+ * status 0; @output (nullable) gets up to KL_AGENT_COMMAND_MAX_OUTPUT bytes
+ * of what it printed, which is also logged at info level.
  */
 void kl_agent_command_run_async(const gchar *const *argv,
 				const gchar *cwd,
+				GBytes *input,
 				guint timeout_seconds,
 				GCancellable *cancellable,
 				GAsyncReadyCallback callback,

@@ -236,7 +236,6 @@ typedef struct {
 	gchar *msg;
 	gchar **actions;
 	guint next;
-	gchar *json_path; /* of the running action */
 } KlAgentRevocationRun;
 
 static void
@@ -244,9 +243,6 @@ kl_agent_revocation_run_free(gpointer data)
 {
 	KlAgentRevocationRun *run = data;
 
-	if (run->json_path != NULL)
-		g_unlink(run->json_path);
-	g_free(run->json_path);
 	g_free(run->secure_dir);
 	g_free(run->revocation_cert);
 	g_free(run->revocation_actions);
@@ -276,50 +272,6 @@ kl_agent_revocation_run_new(const KlAgentRevocationOptions *options)
 	return run;
 }
 
-static gchar *
-kl_agent_revocation_write_json(KlAgentRevocationRun *run, GError **error)
-{
-	g_autofree gchar *path =
-		g_build_filename(run->work_dir != NULL ? run->work_dir : g_get_tmp_dir(),
-				 ".revocation-XXXXXX.json",
-				 NULL);
-	int fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
-	gsize len = strlen(run->msg);
-	const gchar *p = run->msg;
-
-	if (fd < 0) {
-		int saved = errno;
-		g_set_error(error,
-			    KL_ERROR,
-			    KL_ERROR_INTERNAL,
-			    "cannot create %s: %s",
-			    path,
-			    g_strerror(saved));
-		return NULL;
-	}
-	while (len > 0) {
-		gssize n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int saved = errno;
-			g_close(fd, NULL);
-			g_unlink(path);
-			g_set_error(error,
-				    KL_ERROR,
-				    KL_ERROR_INTERNAL,
-				    "cannot write %s: %s",
-				    path,
-				    g_strerror(saved));
-			return NULL;
-		}
-		p += n;
-		len -= (gsize)n;
-	}
-	g_close(fd, NULL);
-	return g_steal_pointer(&path);
-}
-
 static void kl_agent_revocation_run_next(GTask *task);
 
 static void
@@ -330,8 +282,6 @@ kl_agent_revocation_on_action(GObject *source, GAsyncResult *res, gpointer user_
 	GError *error = NULL;
 	const gchar *name = run->actions[run->next];
 
-	g_unlink(run->json_path);
-	g_clear_pointer(&run->json_path, g_free);
 	if (!kl_agent_command_run_finish(res, NULL, &error)) {
 		g_prefix_error(&error, "error executing revocation action %s: ", name);
 		g_task_return_error(task, error);
@@ -362,17 +312,18 @@ kl_agent_revocation_run_next(GTask *task)
 		g_object_unref(task);
 		return;
 	}
-	run->json_path = kl_agent_revocation_write_json(run, &error);
-	if (run->json_path == NULL) {
-		g_task_return_error(task, error);
-		g_object_unref(task);
-		return;
-	}
 	g_info("executing revocation action %s", run->actions[run->next]);
 	{
-		const gchar *argv[] = {path, run->json_path, NULL};
+		/* the event on stdin, in the payload's directory */
+		const gchar *argv[] = {path, NULL};
+		g_autofree gchar *cwd =
+			g_build_filename(run->secure_dir, KL_AGENT_UNZIPPED_DIR, NULL);
+		g_autoptr(GBytes) input = g_bytes_new(run->msg, strlen(run->msg));
+
 		kl_agent_command_run_async(argv,
-					   run->work_dir,
+					   g_file_test(cwd, G_FILE_TEST_IS_DIR) ? cwd
+										: run->work_dir,
+					   input,
 					   run->options.timeout_seconds,
 					   g_task_get_cancellable(task),
 					   kl_agent_revocation_on_action,

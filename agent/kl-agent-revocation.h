@@ -10,9 +10,9 @@
  * option, then those listed in <secure>/unzipped/action_list.  Each name is
  * looked up in revocation_actions_dir, then (only with
  * allow_payload_revocation_actions) in <secure>/unzipped.  An action runs
- * with its working directory in work_dir and one argument: the path of a
- * temporary 0600 file in work_dir holding the msg JSON, removed afterwards.
- * A missing action, or one that fails or times out, stops the rest.
+ * in <secure>/unzipped (work_dir before a payload arrived) with the msg
+ * JSON on its standard input.  A missing action, or one that fails or
+ * times out, stops the rest.
  *
  * Only executables (scripts with a #! line, binaries) are actions here:
  * upstream's legacy Python actions (local_action_*.py modules with an

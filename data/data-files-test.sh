@@ -2,10 +2,12 @@
 # The installable files in data/ are what their consumers accept: the D-Bus
 # and polkit XML is well formed, systemd-analyze verifies the unit, and the
 # names agree across the unit, the activation file, the bus policy and the
-# interface XML.  TAP.  $1: the source root, $2: the keylime_registrar binary.
+# interface XML.  TAP.  $1: the source root, $2: keylime_registrar, $3:
+# keylime_agent.
 set -u
 SRC=$1
 REGISTRAR=$2
+AGENT=$3
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/keylime-test-XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
@@ -28,7 +30,7 @@ skip() {
 	echo "ok $n # SKIP $1"
 }
 
-echo "1..5"
+echo "1..6"
 xml_files=("$SRC/data/dbus/org.keylime.Registrar1.conf" "$SRC/data/polkit/org.keylime.policy"
 	"$SRC/engine/dbus/org.keylime.Registrar1.xml")
 if command -v xmllint >/dev/null; then
@@ -43,6 +45,15 @@ sed "s|@bindir@|$(dirname "$REGISTRAR")|" "$SRC/data/systemd/keylime_registrar.s
 if command -v systemd-analyze >/dev/null; then
 	check "systemd-analyze verifies keylime_registrar.service" \
 		systemd-analyze verify --man=no "$WORK/keylime_registrar.service"
+else
+	skip "systemd-analyze not installed"
+fi
+
+sed "s|@bindir@|$(dirname "$AGENT")|" "$SRC/data/systemd/keylime_agent.service.in" \
+	>"$WORK/keylime_agent.service"
+if command -v systemd-analyze >/dev/null; then
+	check "systemd-analyze verifies keylime_agent.service" \
+		systemd-analyze verify --man=no "$WORK/keylime_agent.service"
 else
 	skip "systemd-analyze not installed"
 fi
