@@ -275,25 +275,12 @@ kl_agent_service_pubkey(KlHttpRequest *request, gpointer user_data, GError **err
 	return TRUE;
 }
 
-static JsonObject *
-kl_agent_service_require_body(KlHttpRequest *request, GError **error)
-{
-	JsonObject *body = kl_http_request_get_body(request);
-
-	if (body == NULL)
-		g_set_error_literal(error,
-				    KL_ERROR,
-				    KL_ERROR_INVALID_ARGUMENT,
-				    "request body: a JSON object is required");
-	return body;
-}
-
 /* POST /keys/ukey */
 static gboolean
 kl_agent_service_ukey(KlHttpRequest *request, gpointer user_data, GError **error)
 {
 	KlAgentService *self = user_data;
-	JsonObject *body = kl_agent_service_require_body(request, error);
+	JsonObject *body = kl_http_request_require_body(request, error);
 
 	if (body == NULL || !kl_agent_keys_add_ukey_request(self->keys, body, error))
 		return FALSE;
@@ -306,7 +293,7 @@ static gboolean
 kl_agent_service_vkey(KlHttpRequest *request, gpointer user_data, GError **error)
 {
 	KlAgentService *self = user_data;
-	JsonObject *body = kl_agent_service_require_body(request, error);
+	JsonObject *body = kl_http_request_require_body(request, error);
 
 	if (body == NULL || !kl_agent_keys_add_vkey_request(self->keys, body, error))
 		return FALSE;
@@ -513,7 +500,7 @@ kl_agent_service_revocation(KlHttpRequest *request, gpointer user_data, GError *
 	g_autoptr(JsonObject) event = NULL;
 	g_autofree gchar *msg = NULL;
 	g_autoptr(GError) error_local = NULL;
-	JsonObject *body = kl_agent_service_require_body(request, error);
+	JsonObject *body = kl_http_request_require_body(request, error);
 
 	if (body == NULL)
 		return FALSE;

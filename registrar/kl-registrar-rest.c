@@ -34,19 +34,6 @@ kl_registrar_rest_supported_versions(gsize *n_versions)
 	return kl_registrar_rest_versions;
 }
 
-static JsonObject *
-kl_registrar_rest_require_body(KlHttpRequest *request, GError **error)
-{
-	JsonObject *body = kl_http_request_get_body(request);
-
-	if (body == NULL)
-		g_set_error_literal(error,
-				    KL_ERROR,
-				    KL_ERROR_INVALID_ARGUMENT,
-				    "request body: a JSON object is required");
-	return body;
-}
-
 /* POST /agents/{agent_id} */
 static gboolean
 kl_registrar_rest_register(KlHttpRequest *request, gpointer user_data, GError **error)
@@ -59,7 +46,7 @@ kl_registrar_rest_register(KlHttpRequest *request, gpointer user_data, GError **
 	g_autoptr(JsonNode) results = NULL;
 	JsonObject *body;
 
-	body = kl_registrar_rest_require_body(request, error);
+	body = kl_http_request_require_body(request, error);
 	if (body == NULL)
 		return FALSE;
 	blob = kl_registrar_register(registrar, agent_id, body, error);
@@ -85,7 +72,7 @@ kl_registrar_rest_activate(KlHttpRequest *request, gpointer user_data, GError **
 	const gchar *auth_tag = NULL;
 	JsonObject *body;
 
-	body = kl_registrar_rest_require_body(request, error);
+	body = kl_http_request_require_body(request, error);
 	if (body == NULL)
 		return FALSE;
 	if (!kl_json_object_get_string(body, "auth_tag", &auth_tag, error))

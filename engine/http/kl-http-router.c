@@ -636,6 +636,19 @@ kl_http_request_get_body(KlHttpRequest *self)
 	return self->body;
 }
 
+/* The JSON body, or KL_ERROR_INVALID_ARGUMENT for a request without one. */
+JsonObject *
+kl_http_request_require_body(KlHttpRequest *self, GError **error)
+{
+	g_return_val_if_fail(self != NULL, NULL);
+	if (self->body == NULL)
+		g_set_error_literal(error,
+				    KL_ERROR,
+				    KL_ERROR_INVALID_ARGUMENT,
+				    "request body: a JSON object is required");
+	return self->body;
+}
+
 GTlsCertificate *
 kl_http_request_get_peer_certificate(KlHttpRequest *self)
 {

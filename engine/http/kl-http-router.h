@@ -88,6 +88,7 @@ const KlApiVersion *kl_http_request_get_version(KlHttpRequest *self);
 const gchar *kl_http_request_get_capture(KlHttpRequest *self, const gchar *name);
 const gchar *kl_http_request_get_query(KlHttpRequest *self, const gchar *name);
 JsonObject *kl_http_request_get_body(KlHttpRequest *self);
+JsonObject *kl_http_request_require_body(KlHttpRequest *self, GError **error);
 GTlsCertificate *kl_http_request_get_peer_certificate(KlHttpRequest *self);
 gboolean kl_http_request_has_replied(KlHttpRequest *self);
 
