@@ -339,10 +339,9 @@ kl_agent_daemon_start(KlAgentDaemon *daemon, GError **error)
 		return FALSE;
 	}
 	/* as root: the tmpfs, before privileges are dropped */
-	daemon->secure_dir =
-		kl_agent_secure_dir_setup(keylime_dir,
-					  kl_agent_config_get_string(config, "secure_size"),
-					  error);
+	daemon->secure_dir = kl_agent_secure_dir_setup(keylime_dir,
+						       kl_agent_config_get_secure_size(config),
+						       error);
 	if (daemon->secure_dir == NULL || !kl_agent_daemon_open_tpm(daemon, error) ||
 	    !kl_agent_daemon_drop_privileges(daemon, error))
 		return FALSE;

@@ -27,43 +27,6 @@ stat_path(const gchar *path)
 }
 
 static void
-test_size(void)
-{
-	struct {
-		const gchar *text;
-		guint64 bytes;
-	} good[] = {
-		{"1m", 1024 * 1024},
-		{"512k", 512 * 1024},
-		{"2G", G_GUINT64_CONSTANT(2) * 1024 * 1024 * 1024},
-		{"4096", 4096},
-	};
-	const gchar *bad[] = {"",
-			      "m",
-			      "1m,uid=0",
-			      "-1",
-			      "1t",
-			      "1 m",
-			      "0",
-			      "1mm",
-			      "99999999999999999999",
-			      "1m\n"};
-
-	for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
-		guint64 bytes = 0;
-		g_autoptr(GError) error = NULL;
-		g_assert_true(kl_agent_secure_size_parse(good[i].text, &bytes, &error));
-		g_assert_no_error(error);
-		g_assert_cmpuint(bytes, ==, good[i].bytes);
-	}
-	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
-		g_autoptr(GError) error = NULL;
-		g_assert_false(kl_agent_secure_size_parse(bad[i], NULL, &error));
-		g_assert_error(error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT);
-	}
-}
-
-static void
 test_private_created(void)
 {
 	g_autoptr(KlTestDir) dir = kl_test_dir_new();
@@ -73,7 +36,7 @@ test_private_created(void)
 	struct stat st;
 
 	path = kl_agent_secure_dir_prepare(kl_test_dir_get_path(dir),
-					   "1m",
+					   1024 * 1024,
 					   test_uid(),
 					   test_uid(),
 					   FALSE,
@@ -90,7 +53,7 @@ test_private_created(void)
 	/* again: the same directory, accepted */
 	g_clear_pointer(&path, g_free);
 	path = kl_agent_secure_dir_prepare(kl_test_dir_get_path(dir),
-					   "1m",
+					   1024 * 1024,
 					   test_uid(),
 					   test_uid(),
 					   FALSE,
@@ -111,7 +74,7 @@ test_private_mode_fixed(void)
 	g_assert_cmpint(g_mkdir(secure, 0755), ==, 0);
 	g_assert_cmpint(chmod(secure, 0755), ==, 0);
 	path = kl_agent_secure_dir_prepare(kl_test_dir_get_path(dir),
-					   NULL,
+					   0,
 					   geteuid(),
 					   getegid(),
 					   FALSE,
@@ -134,7 +97,7 @@ test_private_other_owner(void)
 	g_assert_cmpint(g_mkdir(secure, 0777), ==, 0);
 	g_assert_cmpint(chmod(secure, 0777), ==, 0);
 	path = kl_agent_secure_dir_prepare(kl_test_dir_get_path(dir),
-					   "1m",
+					   1024 * 1024,
 					   geteuid() + 1,
 					   getegid(),
 					   FALSE,
@@ -150,7 +113,7 @@ test_private_other_owner(void)
 	if (geteuid() == 0) {
 		g_assert_cmpint(chown(secure, 4242, 4242), ==, 0);
 		path = kl_agent_secure_dir_prepare(kl_test_dir_get_path(dir),
-						   "1m",
+						   1024 * 1024,
 						   test_uid(),
 						   test_uid(),
 						   FALSE,
@@ -175,7 +138,7 @@ test_private_symlink(void)
 	g_assert_cmpint(chmod(elsewhere, 0755), ==, 0);
 	g_assert_cmpint(symlink(elsewhere, secure), ==, 0);
 	path = kl_agent_secure_dir_prepare(kl_test_dir_get_path(dir),
-					   "1m",
+					   1024 * 1024,
 					   geteuid(),
 					   getegid(),
 					   FALSE,
@@ -189,7 +152,7 @@ test_private_symlink(void)
 
 	/* the mount path refuses it before mounting anything */
 	path = kl_agent_secure_dir_prepare(kl_test_dir_get_path(dir),
-					   "1m",
+					   1024 * 1024,
 					   geteuid(),
 					   getegid(),
 					   TRUE,
@@ -204,7 +167,7 @@ test_private_symlink(void)
 		g_autofree gchar *f = g_build_filename(file_dir, "secure", NULL);
 		g_assert_true(g_file_set_contents(f, "x", 1, NULL));
 		path = kl_agent_secure_dir_prepare(file_dir,
-						   "1m",
+						   1024 * 1024,
 						   geteuid(),
 						   getegid(),
 						   FALSE,
@@ -277,7 +240,7 @@ test_mount_fresh(MountFixture *fx, gconstpointer user_data)
 	if (!can_mount(fx))
 		return;
 	path = kl_agent_secure_dir_prepare(kl_test_dir_get_path(fx->dir),
-					   "1m",
+					   1024 * 1024,
 					   0,
 					   0,
 					   TRUE,
@@ -296,7 +259,7 @@ test_mount_fresh(MountFixture *fx, gconstpointer user_data)
 	/* the second start reuses it, files and all, without mounting again */
 	marker = g_build_filename(path, "marker", NULL);
 	g_assert_true(g_file_set_contents(marker, "kept", 4, NULL));
-	again = kl_agent_secure_dir_setup(kl_test_dir_get_path(fx->dir), "1m", &error);
+	again = kl_agent_secure_dir_setup(kl_test_dir_get_path(fx->dir), 1024 * 1024, &error);
 	g_assert_no_error(error);
 	g_assert_true(g_file_test(marker, G_FILE_TEST_EXISTS));
 	g_assert_true(kl_agent_secure_dir_unmount(path, &error));
@@ -316,7 +279,7 @@ test_mount_for_other_user(MountFixture *fx, gconstpointer user_data)
 		return;
 	/* root mounts it for the user the agent drops to */
 	path = kl_agent_secure_dir_prepare(kl_test_dir_get_path(fx->dir),
-					   "1m",
+					   1024 * 1024,
 					   4321,
 					   4321,
 					   TRUE,
@@ -331,7 +294,7 @@ test_mount_for_other_user(MountFixture *fx, gconstpointer user_data)
 	{
 		KlAgentSecureDirKind kind = KL_AGENT_SECURE_DIR_PRIVATE;
 		path = kl_agent_secure_dir_prepare(kl_test_dir_get_path(fx->dir),
-						   "1m",
+						   1024 * 1024,
 						   4321,
 						   4321,
 						   FALSE,
@@ -343,7 +306,7 @@ test_mount_for_other_user(MountFixture *fx, gconstpointer user_data)
 	/* but root's own agent (uid 0) does not */
 	g_clear_pointer(&path, g_free);
 	path = kl_agent_secure_dir_prepare(kl_test_dir_get_path(fx->dir),
-					   "1m",
+					   1024 * 1024,
 					   0,
 					   0,
 					   TRUE,
@@ -369,7 +332,7 @@ test_mount_foreign_tmpfs(MountFixture *fx, gconstpointer user_data)
 
 		g_assert_cmpint(mount("tmpfs", fx->secure, "tmpfs", 0, options[i]), ==, 0);
 		path = kl_agent_secure_dir_prepare(kl_test_dir_get_path(fx->dir),
-						   "1m",
+						   1024 * 1024,
 						   0,
 						   0,
 						   TRUE,
@@ -413,7 +376,7 @@ test_mount_wrong_fs(MountFixture *fx, gconstpointer user_data)
 		return;
 	}
 	path = kl_agent_secure_dir_prepare(kl_test_dir_get_path(fx->dir),
-					   "1m",
+					   1024 * 1024,
 					   0,
 					   0,
 					   TRUE,
@@ -423,7 +386,7 @@ test_mount_wrong_fs(MountFixture *fx, gconstpointer user_data)
 	g_assert_nonnull(strstr(error->message, "not tmpfs"));
 	g_clear_error(&error);
 	path = kl_agent_secure_dir_prepare(kl_test_dir_get_path(fx->dir),
-					   "1m",
+					   1024 * 1024,
 					   0,
 					   0,
 					   FALSE,
@@ -436,7 +399,6 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/agent-secure-dir/size", test_size);
 	g_test_add_func("/agent-secure-dir/private/created", test_private_created);
 	g_test_add_func("/agent-secure-dir/private/mode-fixed", test_private_mode_fixed);
 	g_test_add_func("/agent-secure-dir/private/other-owner", test_private_other_owner);

@@ -18,60 +18,6 @@
 #include "kl-agent-secure-dir.h"
 #include "kl-error.h"
 
-/* 1 TiB: more than any secure_size makes sense for */
-#define KL_AGENT_SECURE_MAX_SIZE (G_GUINT64_CONSTANT(1) << 40)
-
-gboolean
-kl_agent_secure_size_parse(const gchar *text, guint64 *bytes, GError **error)
-{
-	guint64 value = 0;
-	guint64 unit = 1;
-	const gchar *p = text;
-
-	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
-
-	if (text == NULL || !g_ascii_isdigit(text[0])) {
-		g_set_error(error,
-			    KL_ERROR,
-			    KL_ERROR_INVALID_ARGUMENT,
-			    "secure_size '%s' is not a size like 1m",
-			    text != NULL ? text : "");
-		return FALSE;
-	}
-	for (; g_ascii_isdigit(*p); p++) {
-		value = value * 10 + (guint64)(*p - '0');
-		if (value > KL_AGENT_SECURE_MAX_SIZE)
-			break;
-	}
-	switch (g_ascii_tolower(*p)) {
-	case 'k':
-		unit = 1024;
-		p++;
-		break;
-	case 'm':
-		unit = 1024 * 1024;
-		p++;
-		break;
-	case 'g':
-		unit = 1024 * 1024 * 1024;
-		p++;
-		break;
-	default:
-		break;
-	}
-	if (*p != '\0' || value == 0 || value > KL_AGENT_SECURE_MAX_SIZE / unit) {
-		g_set_error(error,
-			    KL_ERROR,
-			    KL_ERROR_INVALID_ARGUMENT,
-			    "secure_size '%s' is not a size between 1 byte and 1 TiB like 1m",
-			    text);
-		return FALSE;
-	}
-	if (bytes != NULL)
-		*bytes = value * unit;
-	return TRUE;
-}
-
 static void
 kl_agent_close_fd(int *fd)
 {
@@ -183,16 +129,17 @@ kl_agent_secure_check_tmpfs(int fd, const gchar *path, uid_t owner_uid, GError *
 static gboolean
 kl_agent_secure_mount(int fd,
 		      const gchar *path,
-		      const gchar *secure_size,
+		      guint64 secure_size,
 		      uid_t owner_uid,
 		      gid_t owner_gid,
 		      GError **error)
 {
 	g_autofree gchar *target = g_strdup_printf("/proc/self/fd/%d", fd);
-	g_autofree gchar *options = g_strdup_printf("size=%s,mode=0700,uid=%u,gid=%u",
-						    secure_size,
-						    (guint)owner_uid,
-						    (guint)owner_gid);
+	g_autofree gchar *options =
+		g_strdup_printf("size=%" G_GUINT64_FORMAT ",mode=0700,uid=%u,gid=%u",
+				secure_size,
+				(guint)owner_uid,
+				(guint)owner_gid);
 
 	/* through the descriptor: the directory we checked, even if the path
 	 * was swapped for a link since; not noexec, autorun.sh runs from it */
@@ -206,7 +153,7 @@ kl_agent_secure_mount(int fd,
 			    g_strerror(saved));
 		return FALSE;
 	}
-	g_info("mounted a tmpfs of %s on %s", secure_size, path);
+	g_info("mounted a tmpfs of %" G_GUINT64_FORMAT " bytes on %s", secure_size, path);
 	return TRUE;
 }
 
@@ -233,7 +180,7 @@ kl_agent_secure_open(int parent, const gchar *path, GError **error)
 
 gchar *
 kl_agent_secure_dir_prepare(const gchar *keylime_dir,
-			    const gchar *secure_size,
+			    guint64 secure_size,
 			    uid_t owner_uid,
 			    gid_t owner_gid,
 			    gboolean mount_tmpfs,
@@ -251,10 +198,8 @@ kl_agent_secure_dir_prepare(const gchar *keylime_dir,
 	g_return_val_if_fail(keylime_dir != NULL, NULL);
 	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
-	if (secure_size == NULL)
+	if (secure_size == 0)
 		secure_size = KL_AGENT_SECURE_DEFAULT_SIZE;
-	if (!kl_agent_secure_size_parse(secure_size, NULL, error))
-		return NULL;
 	path = g_build_filename(keylime_dir, KL_AGENT_SECURE_DIR_NAME, NULL);
 
 	parent = open(keylime_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -399,7 +344,7 @@ kl_agent_secure_dir_prepare(const gchar *keylime_dir,
 }
 
 gchar *
-kl_agent_secure_dir_setup(const gchar *keylime_dir, const gchar *secure_size, GError **error)
+kl_agent_secure_dir_setup(const gchar *keylime_dir, guint64 secure_size, GError **error)
 {
 	uid_t euid = geteuid();
 	return kl_agent_secure_dir_prepare(keylime_dir,

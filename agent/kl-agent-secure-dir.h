@@ -19,12 +19,9 @@
 
 G_BEGIN_DECLS
 
-#define KL_AGENT_SECURE_DIR_NAME     "secure"
-#define KL_AGENT_SECURE_DEFAULT_SIZE "1m"
-
-/* "1m", "512k", "2g", "1048576": what tmpfs's size= takes, nothing else
- * (a size is pasted into mount options). */
-gboolean kl_agent_secure_size_parse(const gchar *text, guint64 *bytes, GError **error);
+#define KL_AGENT_SECURE_DIR_NAME "secure"
+/* the default secure_size, 1m, in bytes */
+#define KL_AGENT_SECURE_DEFAULT_SIZE (1024 * 1024)
 
 typedef enum {
 	KL_AGENT_SECURE_DIR_PRIVATE, /* an ordinary 0700 directory */
@@ -39,7 +36,7 @@ typedef enum {
  * with mode 0700 is accepted as it is.
  */
 gchar *kl_agent_secure_dir_prepare(const gchar *keylime_dir,
-				   const gchar *secure_size,
+				   guint64 secure_size, /* bytes; 0: the default */
 				   uid_t owner_uid,
 				   gid_t owner_gid,
 				   gboolean mount_tmpfs,
@@ -47,8 +44,7 @@ gchar *kl_agent_secure_dir_prepare(const gchar *keylime_dir,
 				   GError **error);
 
 /* The agent's call: mounts when running as root, owned by the effective uid. */
-gchar *
-kl_agent_secure_dir_setup(const gchar *keylime_dir, const gchar *secure_size, GError **error);
+gchar *kl_agent_secure_dir_setup(const gchar *keylime_dir, guint64 secure_size, GError **error);
 
 /* Whether @path is a mount point, and whether of a tmpfs. */
 gboolean kl_agent_secure_dir_is_mount_point(const gchar *path,
