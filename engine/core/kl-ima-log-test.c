@@ -695,6 +695,84 @@ test_quote_progress(void)
 	g_assert_true(has_finding(&two, "ima.quote_progress", 1));
 }
 
+/* Folding kl_ima_entry_pcr_digest() as a TPM extends gives the replay's
+ * PCR 10 in every bank: templates, a violation and upstream's lines. */
+static void
+test_entry_pcr_digest(void)
+{
+	g_autoptr(GString) log = g_string_new(NULL);
+
+	g_string_append(log, LINE_IMA "\n" LINE_BUF "\n" LINE_BARE "\n" LINE_NOSIG "\n");
+	g_string_append(log,
+			"10 0000000000000000000000000000000000000000 ima-ng "
+			"sha256:0000000000000000000000000000000000000000000000000000000000000000 "
+			"/tmp/open\n");
+	for (guint i = 0; i < G_N_ELEMENTS(upstream_lines); i++)
+		g_string_append_printf(log, "%s\n", upstream_lines[i]);
+
+	for (KlImaBank bank = KL_IMA_BANK_SHA1; bank < KL_IMA_BANK_LAST; bank++) {
+		g_autoptr(KlImaLogParser) parser =
+			kl_ima_log_parser_new_for_data(log->str, log->len);
+		g_autoptr(GPtrArray) findings = kl_findings_new();
+		g_auto(KlImaResult) result = {0};
+		g_autoptr(GError) error = NULL;
+		gsize size = kl_ima_bank_get_size(bank);
+		guint8 pcr[2 * KL_IMA_MAX_DIGEST] = {0};
+		const KlImaEntry *entry;
+		guint entries = 0;
+		guint violations = 0;
+
+		while ((entry = kl_ima_log_parser_next(parser, findings, &error)) != NULL) {
+			guint8 digest[KL_IMA_MAX_DIGEST];
+			gsize len = 0;
+			g_assert_true(kl_ima_entry_pcr_digest(entry, bank, NULL, digest, &error));
+			g_assert_no_error(error);
+			if (g_strcmp0(entry->name, "/tmp/open") == 0) {
+				for (gsize j = 0; j < size; j++)
+					g_assert_cmpuint(digest[j], ==, 0xff);
+				violations++;
+			}
+			/* PCR := H_bank(PCR || digest) */
+			memcpy(pcr + size, digest, size);
+			g_assert_true(kl_crypto_digest(kl_ima_bank_to_string(bank),
+						       pcr,
+						       2 * size,
+						       pcr,
+						       &len,
+						       &error));
+			g_assert_cmpuint(len, ==, size);
+			entries++;
+		}
+		g_assert_no_error(error);
+		g_assert_cmpuint(findings->len, ==, 0);
+		g_assert_cmpuint(entries, ==, 5 + G_N_ELEMENTS(upstream_lines));
+		g_assert_cmpuint(violations, ==, 1);
+
+		g_assert_true(replay(log->str, log->len, bank, NULL, NULL, NULL, &result, &error));
+		g_assert_no_error(error);
+		g_assert_cmpuint(result.counts.violations, ==, 1);
+		g_assert_cmpmem(result.pcr10, result.pcr10_len, pcr, size);
+	}
+}
+
+static void
+test_entry_pcr_digest_bad_arguments(void)
+{
+	const gchar *line = LINE_BARE "\n";
+	g_autoptr(KlImaLogParser) parser = kl_ima_log_parser_new_for_data(line, strlen(line));
+	g_autoptr(GError) error = NULL;
+	const KlImaEntry *entry = kl_ima_log_parser_next(parser, NULL, &error);
+	guint8 digest[KL_IMA_MAX_DIGEST];
+
+	g_assert_nonnull(entry);
+	g_assert_false(kl_ima_entry_pcr_digest(entry, KL_IMA_BANK_LAST, NULL, digest, &error));
+	g_assert_error(error, KL_IMA_ERROR, KL_IMA_ERROR_INVALID_ARGUMENT);
+	g_clear_error(&error);
+	g_assert_false(kl_ima_entry_pcr_digest(entry, KL_IMA_BANK_SHA256, "md4x", digest, &error));
+	g_assert_nonnull(error);
+	g_assert_nonnull(strstr(error->message, "IMA log hash algorithm"));
+}
+
 static void
 test_bad_arguments(void)
 {
@@ -762,6 +840,9 @@ main(int argc, char **argv)
 	g_test_add_func("/ima-log/incremental", test_incremental);
 	g_test_add_func("/ima-log/pcr-mismatch", test_pcr_mismatch);
 	g_test_add_func("/ima-log/quote-progress", test_quote_progress);
+	g_test_add_func("/ima-log/entry-pcr-digest", test_entry_pcr_digest);
+	g_test_add_func("/ima-log/entry-pcr-digest-bad-arguments",
+			test_entry_pcr_digest_bad_arguments);
 	g_test_add_func("/ima-log/bad-arguments", test_bad_arguments);
 	g_test_add_func("/ima-log/counts-string", test_counts_string);
 	return g_test_run();

@@ -660,6 +660,78 @@ kl_ima_all_bytes(const guint8 *data, gsize len, guint8 value)
 	return TRUE;
 }
 
+/* Algorithms and sizes, no contexts yet */
+static gboolean
+kl_ima_hasher_init(KlImaHasher *hasher, KlImaBank bank, const gchar *log_hash_alg, GError **error)
+{
+	if (bank >= KL_IMA_BANK_LAST) {
+		g_set_error(error, KL_IMA_ERROR, KL_IMA_ERROR_INVALID_ARGUMENT, "invalid PCR bank");
+		return FALSE;
+	}
+	hasher->bank_len = kl_ima_bank_sizes[bank];
+	hasher->bank_md = kl_crypto_get_md(kl_ima_bank_names[bank], error);
+	if (hasher->bank_md == NULL)
+		return FALSE;
+	hasher->log_md = kl_crypto_get_md(log_hash_alg != NULL ? log_hash_alg : "sha1", error);
+	if (hasher->log_md == NULL) {
+		g_prefix_error(error, "IMA log hash algorithm: ");
+		return FALSE;
+	}
+	hasher->log_len = (gsize)EVP_MD_get_size(hasher->log_md);
+	return TRUE;
+}
+
+/* What the kernel extends for @entry: ToMToU and open-writers entries are
+ * logged with a zero template hash and extend 0xff; everything else
+ * extends H_bank(template data). */
+static gboolean
+kl_ima_hasher_pcr_digest(const KlImaHasher *hasher,
+			 const KlImaEntry *entry,
+			 guint8 *out,
+			 gboolean *violation,
+			 GError **error)
+{
+	*violation = entry->template_hash_len == hasher->log_len &&
+		     kl_ima_all_bytes(entry->template_hash, entry->template_hash_len, 0);
+	if (*violation) {
+		memset(out, 0xff, hasher->bank_len);
+		return TRUE;
+	}
+	return kl_ima_hash(hasher->bank_ctx,
+			   hasher->bank_md,
+			   entry->template_data,
+			   entry->template_data_len,
+			   NULL,
+			   0,
+			   out,
+			   error);
+}
+
+gboolean
+kl_ima_entry_pcr_digest(const KlImaEntry *entry,
+			KlImaBank bank,
+			const gchar *log_hash_alg,
+			guint8 *out,
+			GError **error)
+{
+	KlImaHasher hasher = {0};
+	g_autoptr(EVP_MD_CTX) ctx = NULL;
+	gboolean violation = FALSE;
+
+	g_return_val_if_fail(entry != NULL, FALSE);
+	g_return_val_if_fail(out != NULL, FALSE);
+
+	if (!kl_ima_hasher_init(&hasher, bank, log_hash_alg, error))
+		return FALSE;
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL) {
+		g_set_error_literal(error, KL_IMA_ERROR, KL_IMA_ERROR_FAILED, "out of memory");
+		return FALSE;
+	}
+	hasher.bank_ctx = ctx;
+	return kl_ima_hasher_pcr_digest(&hasher, entry, out, &violation, error);
+}
+
 static void
 kl_ima_add_finding(GPtrArray *findings, KlFinding *finding)
 {
@@ -728,7 +800,6 @@ kl_ima_log_replay(KlImaLogParser *parser,
 	g_autoptr(EVP_MD_CTX) log_ctx = NULL;
 	KlImaState fresh;
 	const KlImaState *resume = options->resume;
-	const gchar *log_hash_alg = options->log_hash_alg != NULL ? options->log_hash_alg : "sha1";
 	guint8 running[KL_IMA_MAX_DIGEST] = {0};
 	gboolean found;
 	guint findings_before;
@@ -770,15 +841,8 @@ kl_ima_log_replay(KlImaLogParser *parser,
 		}
 		memcpy(running, resume->pcr10[options->bank], hasher.bank_len);
 	}
-	hasher.bank_md = kl_crypto_get_md(kl_ima_bank_names[options->bank], error);
-	if (hasher.bank_md == NULL)
+	if (!kl_ima_hasher_init(&hasher, options->bank, options->log_hash_alg, error))
 		return FALSE;
-	hasher.log_md = kl_crypto_get_md(log_hash_alg, error);
-	if (hasher.log_md == NULL) {
-		g_prefix_error(error, "IMA log hash algorithm: ");
-		return FALSE;
-	}
-	hasher.log_len = (gsize)EVP_MD_get_size(hasher.log_md);
 
 	result->state = *resume;
 	found = options->quoted_pcr10 == NULL ||
@@ -827,21 +891,9 @@ kl_ima_log_replay(KlImaLogParser *parser,
 			hasher.log_ctx = log_ctx;
 		}
 
-		/* ToMToU and open-writers: the kernel logs zeros, extends 0xff */
-		violation = entry->template_hash_len == hasher.log_len &&
-			    kl_ima_all_bytes(entry->template_hash, entry->template_hash_len, 0);
-		if (violation) {
-			memset(pcr_hash, 0xff, hasher.bank_len);
-		} else {
-			if (!kl_ima_hash(hasher.bank_ctx,
-					 hasher.bank_md,
-					 entry->template_data,
-					 entry->template_data_len,
-					 NULL,
-					 0,
-					 pcr_hash,
-					 error))
-				return FALSE;
+		if (!kl_ima_hasher_pcr_digest(&hasher, entry, pcr_hash, &violation, error))
+			return FALSE;
+		if (!violation) {
 			if (hasher.log_md == hasher.bank_md) {
 				memcpy(log_hash, pcr_hash, hasher.bank_len);
 			} else if (!kl_ima_hash(hasher.log_ctx,

@@ -102,6 +102,17 @@ gboolean kl_ima_bank_from_string(const gchar *name, KlImaBank *bank, GError **er
 const gchar *kl_ima_bank_to_string(KlImaBank bank);
 gsize kl_ima_bank_get_size(KlImaBank bank);
 
+/* The digest the kernel extends into PCR 10 of @bank for @entry, into
+ * @out (kl_ima_bank_get_size() bytes): 0xff… for a violation entry (a
+ * template hash of @log_hash_alg's size, all zeros), else H_bank(template
+ * data).  @log_hash_alg: the log's template hash, nullable for "sha1".
+ * kl_ima_log_replay() extends with exactly this. */
+gboolean kl_ima_entry_pcr_digest(const KlImaEntry *entry,
+				 KlImaBank bank,
+				 const gchar *log_hash_alg,
+				 guint8 *out,
+				 GError **error);
+
 /* Incremental attestation state of one agent (upstream's next_ima_ml_entry,
  * pcr10 and the quote-progress memory).  All zero is the fresh state. */
 typedef struct {

@@ -13,6 +13,20 @@
 # waits for it.  Logs go to DIR/*.log and DIR/*.out, never to stdout (the
 # TAP stream).
 #
+# swtpm serves one client connection at a time and keylime_agent keeps its
+# connection open, so a second client (tpm2-tools, keylime_ima_emulator)
+# needs a resource manager in between:
+#
+#   kl_abrmd_start            # tpm2-abrmd on the session bus, after kl_swtpm_start
+#   tpm2_pcrread sha256:10    # through abrmd, beside other clients
+#   kl_abrmd_stop             # before kl_swtpm_stop
+#
+# kl_abrmd_start needs DBUS_SESSION_BUS_ADDRESS (run the test under
+# dbus-run-session), takes a bus name of its own and exports KL_ABRMD_TCTI,
+# KL_ABRMD_BUS_NAME and KL_ABRMD_PID, and points TPM2TOOLS_TCTI and TCG_TCTI
+# at abrmd; kl_abrmd_stop points them back at swtpm, and kl_swtpm_stop
+# stops abrmd too.  Its log is DIR/abrmd.log.
+#
 # swtpm_setup 0.7.1 makes an RSA-2048 EK cert in NV 0x1c00002 and an ECC
 # P-384 EK cert in NV 0x1c00016 (no P-256 cert at 0x1c0000a).
 
@@ -112,9 +126,11 @@ kl_swtpm_start() {
 	return 1
 }
 
-# Stops swtpm with TERM (KILL after 5 s) and reaps it.
+# Stops swtpm with TERM (KILL after 5 s) and reaps it; tpm2-abrmd first
+# if it is running.
 kl_swtpm_stop() {
 	local _
+	kl_abrmd_stop
 	[ -n "${KL_SWTPM_PID:-}" ] || return 0
 	kill -TERM "$KL_SWTPM_PID" 2>/dev/null
 	for _ in $(seq 1 500); do
@@ -124,5 +140,74 @@ kl_swtpm_stop() {
 	kill -KILL "$KL_SWTPM_PID" 2>/dev/null
 	wait "$KL_SWTPM_PID" 2>/dev/null
 	unset KL_SWTPM_PID KL_SWTPM_PORT KL_SWTPM_TCTI TPM2TOOLS_TCTI TCG_TCTI
+	return 0
+}
+
+kl_abrmd_available() {
+	command -v tpm2-abrmd >/dev/null && command -v tpm2_getcap >/dev/null
+}
+
+# tpm2-abrmd in front of the fixture's swtpm, on the session bus under a
+# name of its own, so that fixtures on one bus do not meet.  Ready when
+# tpm2_getcap answers through it; 10 s at most.
+kl_abrmd_start() {
+	local name tcti pid _
+	if [ -z "${KL_SWTPM_TCTI:-}" ] || [ -z "${KL_SWTPM_DIR:-}" ]; then
+		echo "# kl_abrmd_start: start swtpm first (kl_swtpm_start)" >&2
+		return 1
+	fi
+	if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
+		echo "# kl_abrmd_start: no session bus (DBUS_SESSION_BUS_ADDRESS unset);" \
+			"run the test under dbus-run-session" >&2
+		return 1
+	fi
+	name="com.intel.tss2.Tabrmd.kl$$_${RANDOM}_${KL_SWTPM_PORT:-0}"
+	tcti="tabrmd:bus_name=$name,bus_type=session"
+	tpm2-abrmd --session --dbus-name="$name" --tcti="$KL_SWTPM_TCTI" --allow-root \
+		</dev/null >>"$KL_SWTPM_DIR/abrmd.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 200); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid" 2>/dev/null
+			echo "# tpm2-abrmd exited, see $KL_SWTPM_DIR/abrmd.log" >&2
+			return 1
+		fi
+		if tpm2_getcap -T "$tcti" properties-fixed >/dev/null 2>>"$KL_SWTPM_DIR/abrmd.log"; then
+			KL_ABRMD_PID=$pid
+			KL_ABRMD_BUS_NAME=$name
+			KL_ABRMD_TCTI=$tcti
+			TPM2TOOLS_TCTI=$tcti
+			TCG_TCTI=$tcti
+			export KL_ABRMD_PID KL_ABRMD_BUS_NAME KL_ABRMD_TCTI TPM2TOOLS_TCTI TCG_TCTI
+			return 0
+		fi
+		sleep 0.05
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	echo "# tpm2-abrmd did not become ready, see $KL_SWTPM_DIR/abrmd.log" >&2
+	return 1
+}
+
+# Stops tpm2-abrmd with TERM (KILL after 5 s), reaps it and points the
+# TCTI variables back at swtpm.
+kl_abrmd_stop() {
+	local _
+	[ -n "${KL_ABRMD_PID:-}" ] || return 0
+	kill -TERM "$KL_ABRMD_PID" 2>/dev/null
+	for _ in $(seq 1 500); do
+		kill -0 "$KL_ABRMD_PID" 2>/dev/null || break
+		sleep 0.01
+	done
+	kill -KILL "$KL_ABRMD_PID" 2>/dev/null
+	wait "$KL_ABRMD_PID" 2>/dev/null
+	unset KL_ABRMD_PID KL_ABRMD_BUS_NAME KL_ABRMD_TCTI
+	if [ -n "${KL_SWTPM_TCTI:-}" ]; then
+		TPM2TOOLS_TCTI=$KL_SWTPM_TCTI
+		TCG_TCTI=$KL_SWTPM_TCTI
+		export TPM2TOOLS_TCTI TCG_TCTI
+	else
+		unset TPM2TOOLS_TCTI TCG_TCTI
+	fi
 	return 0
 }

@@ -1,15 +1,22 @@
 #!/bin/bash
 # The shell swtpm fixture: starts a private swtpm, reads the RSA and ECC EK
 # certificates with tpm2-tools and verifies them against the fixture's CA
-# with openssl, and checks that another fixture's CA rejects them.  TAP.
+# with openssl, and checks that another fixture's CA rejects them; then
+# tpm2-abrmd in front of it, on a private session bus, serving clients
+# one after another.  TAP.
 set -u
+
+# a private session bus for tpm2-abrmd, whatever bus the caller has
+if [ -z "${KL_TEST_PRIVATE_BUS:-}" ] && command -v dbus-run-session >/dev/null; then
+	KL_TEST_PRIVATE_BUS=1 exec dbus-run-session -- bash "$0" "$@"
+fi
 
 # shellcheck source=tests/lib/swtpm-fixture.sh
 . "$(dirname "$0")/../lib/swtpm-fixture.sh"
 
-echo "1..6"
+echo "1..8"
 if ! kl_swtpm_available || ! command -v tpm2_nvread >/dev/null; then
-	for n in 1 2 3 4 5 6; do
+	for n in 1 2 3 4 5 6 7 8; do
 		echo "ok $n # SKIP swtpm or tpm2-tools not installed"
 	done
 	exit 0
@@ -92,6 +99,45 @@ if ! openssl verify -CAfile "$OTHER_CA" "$WORK/ek-rsa.pem" >"$WORK/verify-other.
 	ok "openssl verify: another fixture's CA rejects the EK certificate"
 else
 	not_ok "openssl verify: another fixture's CA rejects the EK certificate"
+fi
+
+# tpm2-abrmd: clients one after another, while abrmd keeps the one swtpm
+# connection; a direct swtpm client would be refused meanwhile.
+if [ -z "${KL_TEST_PRIVATE_BUS:-}" ] || ! kl_abrmd_available; then
+	n=$((n + 2))
+	echo "ok $((n - 1)) # SKIP tpm2-abrmd or dbus-run-session not installed"
+	echo "ok $n # SKIP tpm2-abrmd or dbus-run-session not installed"
+elif ! kl_abrmd_start; then
+	not_ok "kl_abrmd_start starts tpm2-abrmd"
+	not_ok "kl_abrmd_stop stops and reaps tpm2-abrmd"
+else
+	zero=0000000000000000000000000000000000000000000000000000000000000000
+	one=0000000000000000000000000000000000000000000000000000000000000001
+	# PCR 23 from zero: SHA-256(32 zero bytes || 00..01)
+	# shellcheck disable=SC2059 # the format is the bytes
+	expected=$(printf "$(printf '%s%s' "$zero" "$one" | sed 's/../\\x&/g')" | sha256sum | cut -d' ' -f1)
+	if [ "$TPM2TOOLS_TCTI" = "$KL_ABRMD_TCTI" ] && [ "$TCG_TCTI" = "$KL_ABRMD_TCTI" ] &&
+		tpm2_pcrreset 23 2>"$WORK/abrmd-clients.log" &&
+		before=$(tpm2_pcrread sha256:23 2>>"$WORK/abrmd-clients.log") &&
+		tpm2_pcrextend "23:sha256=$one" 2>>"$WORK/abrmd-clients.log" &&
+		after=$(tpm2_pcrread sha256:23 2>>"$WORK/abrmd-clients.log") &&
+		echo "$before" | grep -qi "23: 0x$zero" &&
+		echo "$after" | grep -qi "23: 0x$expected"; then
+		ok "tpm2_pcrreset, tpm2_pcrread, tpm2_pcrextend, tpm2_pcrread through tpm2-abrmd"
+	else
+		sed 's/^/# /' "$WORK/abrmd-clients.log"
+		echo "# before: $before"
+		echo "# after: ${after:-} (expected $expected)"
+		not_ok "tpm2-tools clients through tpm2-abrmd"
+	fi
+	pid=$KL_ABRMD_PID
+	kl_abrmd_stop
+	if ! kill -0 "$pid" 2>/dev/null && [ -z "${KL_ABRMD_PID:-}" ] &&
+		[ "$TPM2TOOLS_TCTI" = "$KL_SWTPM_TCTI" ]; then
+		ok "kl_abrmd_stop stops and reaps tpm2-abrmd and restores the swtpm TCTI"
+	else
+		not_ok "kl_abrmd_stop stops and reaps tpm2-abrmd and restores the swtpm TCTI"
+	fi
 fi
 
 pid=$KL_SWTPM_PID
