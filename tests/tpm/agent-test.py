@@ -15,6 +15,7 @@ import io
 import json
 import os
 import shutil
+import struct
 import ssl
 import subprocess
 import sys
@@ -27,12 +28,13 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
-AGENT_BIN, REGISTRAR_BIN, CHECK_BIN, CA_BIN, WORK = sys.argv[1:6]
+AGENT_BIN, REGISTRAR_BIN, CHECK_BIN, CA_BIN, EMULATOR_BIN, WORK = sys.argv[1:7]
 AGENT_ID = "d432fbb3-d2f1-4a97-9ef7-75bd81c00000"
 DATA = os.path.join(kltest.SOURCE_ROOT, "tests", "data")
 test = kltest.Tap()
 REG = None
 AGENT = None
+EMULATOR = None
 AGENT_PORT = kltest.free_port()
 AGENT_DIR = os.path.join(WORK, "agent")
 IMA_LOG = os.path.join(WORK, "ima.log")
@@ -66,15 +68,19 @@ def start_agent():
 
 
 def setup():
-    global REG, AGENT
+    global REG, AGENT, EMULATOR
     shutil.copy(os.path.join(DATA, "ima", "ima-log-sha256"), IMA_LOG)
     os.makedirs(os.path.join(WORK, "actions"))
+    # PCR 10 follows the log, as the kernel's IMA would make it
+    EMULATOR = kltest.Daemon("emulator", [EMULATOR_BIN, "--log", IMA_LOG, "--interval", "50"],
+                             dict(os.environ))
+    EMULATOR.wait_for(r"extended PCR 10 with \d+ entries")
     REG = kltest.Registrar(REGISTRAR_BIN, os.path.join(WORK, "registrar"))
     AGENT = start_agent()
 
 
 def teardown():
-    for daemon in (AGENT, REG):
+    for daemon in (AGENT, REG, EMULATOR):
         if daemon is not None:
             daemon.kill()
 
@@ -210,16 +216,87 @@ def ima_ml_entry_returns_only_new_entries():
     assert status == 200, env
     assert env["results"]["ima_measurement_list"] == "".join(lines[-2:]), env
     assert env["results"]["ima_measurement_list_entry"] == len(lines) - 2, env
-    with open(IMA_LOG, "a") as f:
-        f.write(lines[1])
     status, env = agent_get("/v2.6/quotes/integrity?nonce=abc&mask=0x400&partial=1"
                             f"&ima_ml_entry={len(lines)}")
-    assert env["results"]["ima_measurement_list"] == lines[1], env
+    assert env["results"]["ima_measurement_list"] == "", env
     # past the end: a new boot, the whole log from entry 0
     status, env = agent_get("/v2.6/quotes/integrity?nonce=abc&mask=0x400&partial=1"
                             "&ima_ml_entry=100000")
     assert env["results"]["ima_measurement_list_entry"] == 0, env
-    shutil.copy(os.path.join(DATA, "ima", "ima-log-sha256"), IMA_LOG)
+
+
+def ima_ng_line(path, content):
+    """An ima-ng entry as the kernel writes it: the template hash is SHA-1
+    over the template data (lengths little-endian)."""
+    digest = hashlib.sha256(content).digest()
+    field = b"sha256:\x00" + digest
+    name = path.encode() + b"\x00"
+    data = struct.pack("<I", len(field)) + field + struct.pack("<I", len(name)) + name
+    return f"10 {hashlib.sha1(data).hexdigest()} ima-ng sha256:{digest.hex()} {path}\n"
+
+
+def quoted_ima(first=0):
+    """An integrity quote of PCR 10, checked, and the IMA list and PCR 10 it
+    carries."""
+    nonce = "ImaNonce" + str(first)
+    status, env = agent_get(f"/v2.6/quotes/integrity?nonce={nonce}&mask=0x400&partial=0"
+                            f"&ima_ml_entry={first}")
+    assert status == 200, env
+    out = keylime_check_quote(env["results"], nonce)
+    assert out.returncode == 0, out
+    pcr10 = json.loads(out.stdout)["pcrs"]["10"]
+    return env["results"], pcr10
+
+
+def allowlist_of(log_path):
+    """What the machine ran when the log was taken, as a legacy allowlist."""
+    path = os.path.join(WORK, "allowlist")
+    with open(log_path) as f, open(path, "w") as out:
+        for line in f:
+            fields = line.split()
+            out.write(f"{fields[3].split(':', 1)[1]}  {fields[4]}\n")
+    return path
+
+
+ALLOWLIST = None
+
+
+def keylime_check_ima(entries, pcr10):
+    path = os.path.join(WORK, "served-ima.log")
+    with open(path, "w") as f:
+        f.write(entries)
+    return subprocess.run([CHECK_BIN, "ima", "--log", path, "--allowlist", ALLOWLIST,
+                           "--pcr", pcr10], capture_output=True, text=True)
+
+
+@test
+def served_ima_list_matches_quoted_pcr10_and_policy():
+    global ALLOWLIST
+    ALLOWLIST = allowlist_of(IMA_LOG)
+    results, pcr10 = quoted_ima()
+    out = keylime_check_ima(results["ima_measurement_list"], pcr10)
+    assert out.returncode == 0, out
+
+
+@test
+def unlisted_file_fails_naming_it():
+    with open(IMA_LOG) as f:
+        n_before = len(f.read().splitlines())
+    mark = EMULATOR.mark()
+    with open(IMA_LOG, "a") as f:
+        f.write(ima_ng_line("/usr/bin/evil-tool", b"not in any policy"))
+    EMULATOR.wait_for(rf"now at entry {n_before + 1}", start=mark)
+    results, pcr10 = quoted_ima()
+    out = keylime_check_ima(results["ima_measurement_list"], pcr10)
+    assert out.returncode == 1 and "/usr/bin/evil-tool" in out.stdout, out
+    # the PCR replay itself matched: the only finding is the policy's
+    findings = [line for line in out.stdout.splitlines() if line.startswith("  line ")]
+    assert len(findings) == 1 and "not_in_allowlist" in findings[0], out
+    # ima_ml_entry: only the new entry
+    status, env = agent_get("/v2.6/quotes/integrity?nonce=abc&mask=0x400&partial=1"
+                            f"&ima_ml_entry={n_before}")
+    assert env["results"]["ima_measurement_list"].count("\n") == 1, env
+    assert "/usr/bin/evil-tool" in env["results"]["ima_measurement_list"], env
 
 
 @test
@@ -320,6 +397,23 @@ def payload_runs_after_u_and_v():
     assert env["results"]["hmac"] == hmac.new(K, b"Q2w3E4r5", hashlib.sha384).hexdigest(), env
 
 
+def deliver_payload(zip_bytes):
+    """A new enrollment's K, U and V with @zip_bytes as the payload."""
+    k = os.urandom(32)
+    u = os.urandom(32)
+    v = bytes(a ^ b for a, b in zip(k, u))
+    iv = os.urandom(16)
+    payload = base64.b64encode(iv + AESGCM(k).encrypt(iv, zip_bytes, None)).decode()
+    auth_tag = hmac.new(k, AGENT_ID.encode(), hashlib.sha384).hexdigest()
+    mark = AGENT.mark()
+    status, env = agent_post("/v2.6/keys/ukey", {"encrypted_key": encrypt_share(u),
+                                                  "auth_tag": auth_tag, "payload": payload})
+    assert status == 200, env
+    status, env = agent_post("/v2.6/keys/vkey", {"encrypted_key": encrypt_share(v)})
+    assert status == 200, env
+    return mark
+
+
 def sign_revocation(msg):
     with open(os.path.join(REVOCATION_CA, "RevocationNotifier-private.pem"), "rb") as f:
         key = serialization.load_pem_private_key(f.read(), password=None)
@@ -348,6 +442,35 @@ def signed_revocation_runs_the_action():
     with open(os.path.join(unzipped, "revoked-marker")) as f:
         event = json.load(f)
     assert event["agent_id"] == "some-other-agent", event
+
+
+@test
+def hostile_payloads_are_refused():
+    secure = os.path.join(AGENT_DIR, "secure")
+    # an entry climbing out of the secure directory
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("autorun.sh", "#!/bin/sh\necho ran > hostile-marker\n")
+        z.writestr("../../escaped", "out")
+    mark = deliver_payload(buf.getvalue())
+    m = AGENT.wait_for(r"payload: (.*)", start=mark)
+    assert "escaped" in m.group(1), m.group(0)
+    # a bomb: 1 GiB of zeros in about 1 MiB
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("zeros", "w", force_zip64=True) as member:
+            chunk = bytes(1 << 20)
+            for _ in range(1024):
+                member.write(chunk)
+    assert len(buf.getvalue()) < (2 << 20), len(buf.getvalue())
+    mark = deliver_payload(buf.getvalue())
+    m = AGENT.wait_for(r"payload: (.*)", start=mark)
+    for root, _, files in os.walk(os.path.dirname(AGENT_DIR)):
+        assert "escaped" not in files and "hostile-marker" not in files, (root, files)
+    total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(secure) for f in fs)
+    assert total < (64 << 20), total
+    status, env = agent_get("/v2.6/keys/pubkey")
+    assert status == 200, env
 
 
 @test
