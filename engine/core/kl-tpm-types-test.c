@@ -470,6 +470,40 @@ test_public_rsa(void)
 		g_clear_error(&error);
 		tpl.publicArea.parameters.rsaDetail.keyBits = 2048;
 	}
+	/* an even modulus, and an odd one with the factor 5, are not RSA
+	 * moduli */
+	{
+		g_autoptr(GByteArray) buf2 = NULL;
+		guint8 saved = tpl.publicArea.unique.rsa.buffer[255];
+
+		tpl.publicArea.unique.rsa.buffer[255] = (guint8)(saved & 0xfe);
+		buf2 = marshal_public(&tpl);
+		g_assert_null(parse_public(buf2, &error));
+		g_assert_cmpstr(error->message,
+				==,
+				"TPMT_PUBLIC.unique.rsa: not a valid RSA modulus");
+		g_clear_error(&error);
+		tpl.publicArea.unique.rsa.buffer[255] = saved;
+	}
+	{
+		g_autoptr(GByteArray) buf2 = NULL;
+		g_autoptr(BIGNUM) n = BN_bin2bn(tpl.publicArea.unique.rsa.buffer, 256, NULL);
+		guint8 saved[256];
+
+		/* n - (n mod 5) is a multiple of 5; minus 5 more if it is even */
+		memcpy(saved, tpl.publicArea.unique.rsa.buffer, sizeof(saved));
+		g_assert_true(BN_sub_word(n, BN_mod_word(n, 5)));
+		if (!BN_is_odd(n))
+			g_assert_true(BN_sub_word(n, 5));
+		g_assert_cmpint(BN_bn2binpad(n, tpl.publicArea.unique.rsa.buffer, 256), ==, 256);
+		buf2 = marshal_public(&tpl);
+		g_assert_null(parse_public(buf2, &error));
+		g_assert_cmpstr(error->message,
+				==,
+				"TPMT_PUBLIC.unique.rsa: not a valid RSA modulus");
+		g_clear_error(&error);
+		memcpy(tpl.publicArea.unique.rsa.buffer, saved, sizeof(saved));
+	}
 	/* a modulus with its top byte zero is not 2048 bits */
 	{
 		g_autoptr(GByteArray) buf2 = NULL;
