@@ -34,6 +34,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -482,6 +483,13 @@ bench_log_find_port(const gchar *log, const gchar *what)
 	return g_strndup(colon + 1, strspn(colon + 1, "0123456789"));
 }
 
+/* in the child: the daemon must not outlive a benchmark that is killed */
+static void
+bench_daemon_child_setup(gpointer user_data)
+{
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
 static void
 bench_daemon_start(BenchDaemon *daemon, const gchar *registrar, const gchar *config)
 {
@@ -498,6 +506,7 @@ bench_daemon_start(BenchDaemon *daemon, const gchar *registrar, const gchar *con
 	g_subprocess_launcher_setenv(launcher, "KEYLIME_REGISTRAR_TLS_DIR", "generate", TRUE);
 	g_subprocess_launcher_set_stderr_file_path(launcher, daemon->log_path);
 	g_subprocess_launcher_set_stdout_file_path(launcher, "/dev/null");
+	g_subprocess_launcher_set_child_setup(launcher, bench_daemon_child_setup, NULL, NULL);
 	daemon->process =
 		g_subprocess_launcher_spawn(launcher, &error, registrar, "--no-dbus", NULL);
 	if (daemon->process == NULL)
@@ -844,6 +853,20 @@ bench_baseline_logic(BenchIdentity *pool, guint pool_len, const gchar *dir, guin
 	return (gdouble)n * G_USEC_PER_SEC / (gdouble)inside;
 }
 
+/* The machine may be shared: other runnable tasks skew every rate. */
+static void
+bench_print_load(const gchar *when)
+{
+	g_autofree gchar *loadavg = NULL;
+
+	if (!g_file_get_contents("/proc/loadavg", &loadavg, NULL, NULL))
+		return;
+	g_print("# load average %s: %s (%u CPUs)\n",
+		when,
+		g_strchomp(loadavg),
+		g_get_num_processors());
+}
+
 static const gchar *
 bench_verdict(gboolean pass)
 {
@@ -913,6 +936,7 @@ main(int argc, char **argv)
 		seconds,
 		warmup,
 		kl_test_dir_get_path(dir));
+	bench_print_load("at start");
 	pool = bench_pool_new(n_threads);
 
 	/* baselines first, while the CPU is ours alone */
@@ -943,6 +967,7 @@ main(int argc, char **argv)
 	if (ok)
 		ok = bench_phase_run(pool, n_threads, warmup, seconds, &daemon, &b);
 	idle_open = idle != NULL ? bench_idle_count_open(idle) : 0;
+	bench_print_load("at the end");
 	g_clear_pointer(&idle, g_ptr_array_unref);
 
 	if (!bench_daemon_stop(&daemon, &error)) {
