@@ -555,6 +555,23 @@ bench_daemon_cpu(BenchDaemon *daemon)
 	       (gdouble)sysconf(_SC_CLK_TCK);
 }
 
+/* the daemon's main-loop thread: seconds waiting for a CPU while runnable */
+static gdouble
+bench_daemon_runqueue(BenchDaemon *daemon)
+{
+	g_autofree gchar *path =
+		g_strdup_printf("/proc/%s/schedstat", g_subprocess_get_identifier(daemon->process));
+	g_autofree gchar *stat = NULL;
+	g_auto(GStrv) fields = NULL;
+
+	if (!g_file_get_contents(path, &stat, NULL, NULL))
+		return 0;
+	fields = g_strsplit(stat, " ", -1);
+	if (g_strv_length(fields) < 2)
+		return 0;
+	return (gdouble)g_ascii_strtoull(fields[1], NULL, 10) / 1e9;
+}
+
 static gdouble
 bench_self_cpu(void)
 {
@@ -623,8 +640,9 @@ typedef struct {
 	gdouble post_us;
 	gdouble client_us;
 	gdouble put_us;
-	gdouble daemon_cpu; /* share of one core */
-	gdouble client_cpu; /* cores */
+	gdouble daemon_cpu;	 /* share of one core */
+	gdouble daemon_runqueue; /* share of the time runnable but not running */
+	gdouble client_cpu;	 /* cores */
 } BenchPhase;
 
 static gboolean
@@ -644,6 +662,7 @@ bench_phase_run(BenchIdentity *pool,
 	gint64 t1;
 	gdouble d0;
 	gdouble s0;
+	gdouble q0;
 
 	*phase = (BenchPhase){0};
 	g_atomic_int_set(&bench.stop, 0);
@@ -656,6 +675,7 @@ bench_phase_run(BenchIdentity *pool,
 	c0 = g_atomic_int_get(&bench.completed);
 	t0 = g_get_monotonic_time();
 	d0 = bench_daemon_cpu(daemon);
+	q0 = bench_daemon_runqueue(daemon);
 	s0 = bench_self_cpu();
 	for (guint64 waited = 0; waited < (guint64)seconds * 10 && !g_atomic_int_get(&bench.failed);
 	     waited++)
@@ -663,6 +683,8 @@ bench_phase_run(BenchIdentity *pool,
 	c1 = g_atomic_int_get(&bench.completed);
 	t1 = g_get_monotonic_time();
 	phase->daemon_cpu = (bench_daemon_cpu(daemon) - d0) * G_USEC_PER_SEC / (gdouble)(t1 - t0);
+	phase->daemon_runqueue =
+		(bench_daemon_runqueue(daemon) - q0) * G_USEC_PER_SEC / (gdouble)(t1 - t0);
 	phase->client_cpu = (bench_self_cpu() - s0) * G_USEC_PER_SEC / (gdouble)(t1 - t0);
 	g_atomic_int_set(&bench.stop, 1);
 
@@ -884,6 +906,15 @@ bench_phase_print(const gchar *name, const BenchPhase *phase)
 		phase->rsa_pairs,
 		phase->daemon_cpu * 100,
 		phase->client_cpu * 100);
+	g_print("#   daemon main loop: %.0f%% on a CPU, %.0f%% runnable waiting for one, the rest "
+		"blocked (fsync) or idle\n",
+		phase->daemon_cpu * 100,
+		phase->daemon_runqueue * 100);
+	/* independent of other load on the machine: what one core could do */
+	if (phase->rate > 0 && phase->daemon_cpu > 0)
+		g_print("#   daemon CPU per pair %.0f us: at most %.0f pairs/s on one free core\n",
+			phase->daemon_cpu * G_USEC_PER_SEC / phase->rate,
+			phase->rate / phase->daemon_cpu);
 	g_print("#   per pair as the client sees it: POST %.0f us, ActivateCredential + auth_tag "
 		"%.0f us, PUT %.0f us\n",
 		phase->post_us,
