@@ -1,6 +1,6 @@
 /*
  * Connection limits for SoupServer.  libsoup 3.2 has no timeouts of its own
- * on accepted connections, so one timer per connection runs here, armed
+ * on accepted connections, so each connection gets a deadline here, set
  * from the message signals:
  *
  *   request-started (new socket)    → headers timer (handshake included:
@@ -10,9 +10,11 @@
  *   got-body, finished, disconnected → no timer while the handler and the
  *                                     reply run
  *
- * A GSocket may be finalized in a GnuTLS worker thread, so the per-address
- * counts take a lock and the timers reach their socket through a weak
- * reference rather than through the connection state.
+ * One GSource per guard, woken at the earliest deadline, closes what is
+ * due: a thousand idle clients cost a thousand deadlines, not a thousand
+ * more sources for every main-loop iteration to walk.  A GSocket may be
+ * finalized in a GnuTLS worker thread, so the connection set and the
+ * per-address counts take a lock.
  */
 #define G_LOG_DOMAIN "KlHttp"
 
@@ -29,6 +31,7 @@ struct _KlHttpGuard {
 	GMutex mutex;
 	GHashTable *clients; /* address string → open connections (GUINT_TO_POINTER) */
 	GHashTable *open;    /* of KlHttpGuardConnection not yet ended */
+	GSource *sweep;	     /* ready at the earliest deadline */
 };
 
 typedef enum {
@@ -42,9 +45,9 @@ typedef struct {
 	gatomicrefcount ref_count;
 	KlHttpGuard *guard; /* owned */
 	GWeakRef socket;
-	gchar *peer; /* the address string counted, NULL if not counted */
-	GSource *timer;
-	KlHttpGuardPhase phase; /* what the last timer waited for */
+	gchar *peer;		/* the address string counted, NULL if not counted */
+	gint64 deadline;	/* monotonic µs; 0: none */
+	KlHttpGuardPhase phase; /* what the deadline is for */
 } KlHttpGuardConnection;
 
 static const gchar *
@@ -78,6 +81,19 @@ kl_http_guard_phase_timeout(KlHttpGuard *self, KlHttpGuardPhase phase)
 	return 0;
 }
 
+static gboolean kl_http_guard_sweep_cb(gpointer user_data);
+
+/* A source that only has a ready time: dispatched at the earliest deadline. */
+static gboolean
+kl_http_guard_sweep_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+	return callback(user_data);
+}
+
+static GSourceFuncs kl_http_guard_sweep_funcs = {
+	.dispatch = kl_http_guard_sweep_dispatch,
+};
+
 KlHttpGuard *
 kl_http_guard_new(const KlHttpGuardLimits *limits)
 {
@@ -98,6 +114,15 @@ kl_http_guard_new(const KlHttpGuardLimits *limits)
 	g_mutex_init(&self->mutex);
 	self->clients = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->open = g_hash_table_new(NULL, NULL);
+	self->sweep = g_source_new(&kl_http_guard_sweep_funcs, sizeof(GSource));
+	g_source_set_static_name(self->sweep, "[kl-http] connection deadlines");
+	/* the source holds the guard; kl_http_guard_detach() breaks the cycle */
+	g_source_set_callback(self->sweep,
+			      kl_http_guard_sweep_cb,
+			      kl_http_guard_ref(self),
+			      (GDestroyNotify)kl_http_guard_unref);
+	g_source_set_ready_time(self->sweep, -1);
+	g_source_attach(self->sweep, self->context);
 	return self;
 }
 
@@ -117,6 +142,7 @@ kl_http_guard_unref(KlHttpGuard *self)
 		return;
 	g_hash_table_unref(self->clients);
 	g_hash_table_unref(self->open);
+	g_source_unref(self->sweep);
 	g_mutex_clear(&self->mutex);
 	g_main_context_unref(self->context);
 	g_free(self);
@@ -194,23 +220,6 @@ kl_http_guard_connection_ref(KlHttpGuardConnection *conn)
 	return conn;
 }
 
-/* Under the mutex; the caller destroys the timer after unlocking, since
- * that frees the timer's reference to @conn. */
-static GSource *
-kl_http_guard_connection_take_timer_locked(KlHttpGuardConnection *conn)
-{
-	return g_steal_pointer(&conn->timer);
-}
-
-static void
-kl_http_guard_timer_destroy(GSource *timer)
-{
-	if (timer == NULL)
-		return;
-	g_source_destroy(timer);
-	g_source_unref(timer);
-}
-
 /*
  * The end of a connection's accounting: when it is shut down here, when
  * libsoup reports it disconnected, when its socket is finalized, or when
@@ -222,14 +231,11 @@ kl_http_guard_connection_end(KlHttpGuardConnection *conn)
 {
 	KlHttpGuard *self = conn->guard;
 
-	GSource *timer;
-
 	g_mutex_lock(&self->mutex);
-	timer = kl_http_guard_connection_take_timer_locked(conn);
+	conn->deadline = 0;
 	if (g_hash_table_remove(self->open, conn) && conn->peer != NULL)
 		kl_http_guard_remove_client_locked(self, conn->peer);
 	g_mutex_unlock(&self->mutex);
-	kl_http_guard_timer_destroy(timer);
 }
 
 static void
@@ -267,77 +273,70 @@ kl_http_guard_connection_close(KlHttpGuardConnection *conn, gboolean idle)
 	return TRUE;
 }
 
-typedef struct {
-	KlHttpGuardConnection *conn; /* owned */
-	KlHttpGuardPhase phase;
-	guint timeout_ms;
-} KlHttpGuardTimer;
-
-static void
-kl_http_guard_timer_free(gpointer data)
-{
-	KlHttpGuardTimer *timer = data;
-
-	kl_http_guard_connection_unref(timer->conn);
-	g_free(timer);
-}
-
-static gboolean
-kl_http_guard_timer_cb(gpointer user_data)
-{
-	KlHttpGuardTimer *timer = user_data;
-	GSource *self_source = NULL;
-
-	/* this source is finished: not for the connection to destroy */
-	g_mutex_lock(&timer->conn->guard->mutex);
-	if (timer->conn->timer == g_main_current_source())
-		self_source = kl_http_guard_connection_take_timer_locked(timer->conn);
-	g_mutex_unlock(&timer->conn->guard->mutex);
-	g_clear_pointer(&self_source, g_source_unref);
-	g_debug("closing the connection from %s: %s timeout (%u ms)",
-		timer->conn->peer,
-		kl_http_guard_phase_to_string(timer->phase),
-		timer->timeout_ms);
-	kl_http_guard_connection_close(timer->conn, timer->phase == KL_HTTP_GUARD_PHASE_IDLE);
-	return G_SOURCE_REMOVE;
-}
-
 static void
 kl_http_guard_connection_disarm(KlHttpGuardConnection *conn)
 {
-	GSource *timer;
-
 	g_mutex_lock(&conn->guard->mutex);
-	timer = kl_http_guard_connection_take_timer_locked(conn);
+	conn->deadline = 0;
 	g_mutex_unlock(&conn->guard->mutex);
-	kl_http_guard_timer_destroy(timer);
 }
 
 static void
 kl_http_guard_connection_arm(KlHttpGuardConnection *conn, KlHttpGuardPhase phase)
 {
 	KlHttpGuard *self = conn->guard;
-	KlHttpGuardTimer *timer;
-	GSource *old;
+	gint64 ready;
 
 	g_mutex_lock(&self->mutex);
-	old = kl_http_guard_connection_take_timer_locked(conn);
-	if (!g_hash_table_contains(self->open, conn)) {
-		g_mutex_unlock(&self->mutex);
-		kl_http_guard_timer_destroy(old);
-		return;
+	if (g_hash_table_contains(self->open, conn)) {
+		conn->phase = phase;
+		conn->deadline = g_get_monotonic_time() +
+				 (gint64)kl_http_guard_phase_timeout(self, phase) * 1000;
+		ready = g_source_get_ready_time(self->sweep);
+		if (ready < 0 || conn->deadline < ready)
+			g_source_set_ready_time(self->sweep, conn->deadline);
 	}
-	timer = g_new0(KlHttpGuardTimer, 1);
-	timer->conn = kl_http_guard_connection_ref(conn);
-	timer->phase = phase;
-	timer->timeout_ms = kl_http_guard_phase_timeout(self, phase);
-	conn->timer = g_timeout_source_new(timer->timeout_ms);
-	g_source_set_static_name(conn->timer, "[kl-http] connection timeout");
-	g_source_set_callback(conn->timer, kl_http_guard_timer_cb, timer, kl_http_guard_timer_free);
-	g_source_attach(conn->timer, self->context);
-	conn->phase = phase;
 	g_mutex_unlock(&self->mutex);
-	kl_http_guard_timer_destroy(old);
+}
+
+/* Closes the connections past their deadline; wakes again at the next. */
+static gboolean
+kl_http_guard_sweep_cb(gpointer user_data)
+{
+	KlHttpGuard *self = user_data;
+	g_autoptr(GPtrArray) due = g_ptr_array_new_with_free_func(kl_http_guard_connection_unref);
+	gint64 now = g_get_monotonic_time();
+	gint64 next = -1;
+	GHashTableIter iter;
+	gpointer key;
+
+	g_mutex_lock(&self->mutex);
+	g_hash_table_iter_init(&iter, self->open);
+	while (g_hash_table_iter_next(&iter, &key, NULL)) {
+		KlHttpGuardConnection *conn = key;
+
+		if (conn->deadline == 0)
+			continue;
+		if (conn->deadline <= now) {
+			conn->deadline = 0;
+			g_ptr_array_add(due, kl_http_guard_connection_ref(conn));
+		} else if (next < 0 || conn->deadline < next) {
+			next = conn->deadline;
+		}
+	}
+	g_source_set_ready_time(self->sweep, next);
+	g_mutex_unlock(&self->mutex);
+
+	for (guint i = 0; i < due->len; i++) {
+		KlHttpGuardConnection *conn = g_ptr_array_index(due, i);
+
+		g_debug("closing the connection from %s: %s timeout (%u ms)",
+			conn->peer,
+			kl_http_guard_phase_to_string(conn->phase),
+			kl_http_guard_phase_timeout(self, conn->phase));
+		kl_http_guard_connection_close(conn, conn->phase == KL_HTTP_GUARD_PHASE_IDLE);
+	}
+	return G_SOURCE_CONTINUE;
 }
 
 /* ---- message signals -------------------------------------------------- */
@@ -517,4 +516,15 @@ kl_http_guard_close_all(KlHttpGuard *self)
 
 		kl_http_guard_connection_close(conn_i, conn_i->phase == KL_HTTP_GUARD_PHASE_IDLE);
 	}
+}
+
+/* Closes every connection and stops the deadlines: the owner is done. */
+void
+kl_http_guard_detach(KlHttpGuard *self)
+{
+	g_return_if_fail(self != NULL);
+
+	kl_http_guard_close_all(self);
+	/* drops the source's reference to the guard */
+	g_source_destroy(self->sweep);
 }

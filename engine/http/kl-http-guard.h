@@ -38,6 +38,9 @@ void kl_http_guard_attach(KlHttpGuard *self, SoupServer *server);
 const KlHttpGuardLimits *kl_http_guard_get_limits(KlHttpGuard *self);
 guint kl_http_guard_get_n_connections(KlHttpGuard *self, GInetAddress *address);
 void kl_http_guard_close_all(KlHttpGuard *self);
+/* Closes everything and stops the guard's timer; call once, when the
+ * server goes away (the timer holds a reference to the guard). */
+void kl_http_guard_detach(KlHttpGuard *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KlHttpGuard, kl_http_guard_unref)
 

@@ -37,7 +37,7 @@ kl_http_server_dispose(GObject *object)
 	g_clear_object(&self->router);
 	/* libsoup 3.2 leaves idle keep-alive connections open after this */
 	if (self->guard != NULL)
-		kl_http_guard_close_all(self->guard);
+		kl_http_guard_detach(self->guard);
 	g_clear_pointer(&self->guard, kl_http_guard_unref);
 	g_clear_object(&self->address);
 	G_OBJECT_CLASS(kl_http_server_parent_class)->dispose(object);
