@@ -34,25 +34,21 @@ kl_registrar_rest_supported_versions(gsize *n_versions)
 	return kl_registrar_rest_versions;
 }
 
-/* POST /agents/{agent_id} */
-static gboolean
-kl_registrar_rest_register(KlHttpRequest *request, gpointer user_data, GError **error)
+static void
+kl_registrar_rest_registered_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	KlRegistrar *registrar = KL_REGISTRAR(user_data);
-	const gchar *agent_id = kl_http_request_get_capture(request, "agent_id");
+	g_autoptr(KlHttpRequest) request = user_data;
 	g_autoptr(JsonBuilder) builder = json_builder_new_immutable();
 	g_autoptr(GBytes) blob = NULL;
+	g_autoptr(GError) error = NULL;
 	g_autofree gchar *blob_b64 = NULL;
 	g_autoptr(JsonNode) results = NULL;
-	JsonObject *body;
 
-	body = kl_http_request_require_body(request, error);
-	if (body == NULL)
-		return FALSE;
-	blob = kl_registrar_register(registrar, agent_id, body, error);
-	if (blob == NULL)
-		return FALSE;
-
+	blob = kl_registrar_register_finish(KL_REGISTRAR(source), result, &error);
+	if (blob == NULL) {
+		kl_http_request_reply_error(request, error);
+		return;
+	}
 	blob_b64 = g_base64_encode(g_bytes_get_data(blob, NULL), g_bytes_get_size(blob));
 	json_builder_begin_object(builder);
 	json_builder_set_member_name(builder, "blob");
@@ -60,6 +56,25 @@ kl_registrar_rest_register(KlHttpRequest *request, gpointer user_data, GError **
 	json_builder_end_object(builder);
 	results = json_builder_get_root(builder);
 	kl_http_request_reply_ok(request, results);
+}
+
+/* POST /agents/{agent_id}: checks and MakeCredential in a worker thread */
+static gboolean
+kl_registrar_rest_register(KlHttpRequest *request, gpointer user_data, GError **error)
+{
+	KlRegistrar *registrar = KL_REGISTRAR(user_data);
+	const gchar *agent_id = kl_http_request_get_capture(request, "agent_id");
+	JsonObject *body;
+
+	body = kl_http_request_require_body(request, error);
+	if (body == NULL)
+		return FALSE;
+	kl_registrar_register_async(registrar,
+				    agent_id,
+				    body,
+				    NULL,
+				    kl_registrar_rest_registered_cb,
+				    kl_http_request_ref(request));
 	return TRUE;
 }
 
@@ -147,7 +162,7 @@ kl_registrar_rest_delete(KlHttpRequest *request, gpointer user_data, GError **er
 static const KlHttpRoute kl_registrar_rest_routes[] = {
 	{"POST",
 	 "/agents/{agent_id}",
-	 KL_HTTP_ROUTE_FLAG_NONE,
+	 KL_HTTP_ROUTE_FLAG_ASYNC,
 	 NULL,
 	 NULL,
 	 KL_REGISTRAR_REST_MAX_BODY,

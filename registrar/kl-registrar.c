@@ -139,36 +139,46 @@ kl_registrar_make_credential(KlRegistrarRequest *request, GError **error)
 	return blob;
 }
 
-GBytes *
-kl_registrar_register(KlRegistrar *self, const gchar *agent_id, JsonObject *body, GError **error)
+/* The CPU half of a registration, safe in any thread: the body checked
+ * and MakeCredential computed.  Needs nothing of the registrar but its
+ * tpm_identity. */
+static KlRegistrarRequest *
+kl_registrar_prepare(const gchar *agent_id,
+		     JsonObject *body,
+		     KlRegistrarTpmIdentity identity,
+		     GBytes **blob,
+		     GError **error)
 {
 	g_autoptr(KlRegistrarRequest) request = NULL;
-	g_autoptr(KlRegistrarAgent) existing = NULL;
-	g_autoptr(KlStoreTransaction) tx = NULL;
-	g_autoptr(GBytes) blob = NULL;
-	GError *store_error = NULL;
 
-	g_return_val_if_fail(KL_IS_REGISTRAR(self), NULL);
-	g_return_val_if_fail(agent_id != NULL, NULL);
-	g_return_val_if_fail(body != NULL, NULL);
-	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
-
-	request = kl_registrar_request_parse(agent_id, body, self->identity, error);
+	request = kl_registrar_request_parse(agent_id, body, identity, error);
 	if (request == NULL)
 		return NULL;
-	blob = kl_registrar_make_credential(request, error);
-	if (blob == NULL)
+	*blob = kl_registrar_make_credential(request, error);
+	if (*blob == NULL)
 		return NULL;
+	return g_steal_pointer(&request);
+}
+
+/* The store half, on the registrar's thread: the takeover check and the
+ * write in one transaction. */
+static gboolean
+kl_registrar_commit(KlRegistrar *self, KlRegistrarRequest *request, GError **error)
+{
+	const gchar *agent_id = request->agent->agent_id;
+	g_autoptr(KlRegistrarAgent) existing = NULL;
+	g_autoptr(KlStoreTransaction) tx = NULL;
+	GError *store_error = NULL;
 
 	tx = kl_store_transaction_begin(kl_registrar_store_get_store(self->store), &store_error);
 	if (tx == NULL) {
 		kl_registrar_store_failed(error, store_error);
-		return NULL;
+		return FALSE;
 	}
 	existing = kl_registrar_store_get_agent(self->store, agent_id, &store_error);
 	if (store_error != NULL) {
 		kl_registrar_store_failed(error, store_error);
-		return NULL;
+		return FALSE;
 	}
 	/* the same id with another TPM would take over the agent's record:
 	 * the verifier would then trust the new AK (CVE-2025-13609 class) */
@@ -181,21 +191,123 @@ kl_registrar_register(KlRegistrar *self, const gchar *agent_id, JsonObject *body
 			    "agent %s is registered with a different TPM identity; delete it "
 			    "first",
 			    agent_id);
-		return NULL;
+		return FALSE;
 	}
 	request->agent->regcount = existing != NULL ? existing->regcount + 1 : 1;
 	request->agent->active = FALSE;
 	if (!kl_registrar_store_put_agent(self->store, request->agent, &store_error) ||
 	    !kl_store_transaction_commit(tx, &store_error)) {
 		kl_registrar_store_failed(error, store_error);
-		return NULL;
+		return FALSE;
 	}
 
 	g_debug("registered %s (registration %" G_GINT64_FORMAT ")",
 		agent_id,
 		request->agent->regcount);
 	g_signal_emit(self, signals[SIGNAL_AGENT_REGISTERED], 0, agent_id);
+	return TRUE;
+}
+
+GBytes *
+kl_registrar_register(KlRegistrar *self, const gchar *agent_id, JsonObject *body, GError **error)
+{
+	g_autoptr(KlRegistrarRequest) request = NULL;
+	g_autoptr(GBytes) blob = NULL;
+
+	g_return_val_if_fail(KL_IS_REGISTRAR(self), NULL);
+	g_return_val_if_fail(agent_id != NULL, NULL);
+	g_return_val_if_fail(body != NULL, NULL);
+	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+	request = kl_registrar_prepare(agent_id, body, self->identity, &blob, error);
+	if (request == NULL || !kl_registrar_commit(self, request, error))
+		return NULL;
 	return g_steal_pointer(&blob);
+}
+
+typedef struct {
+	gchar *agent_id;
+	JsonObject *body;
+	KlRegistrarTpmIdentity identity;
+	KlRegistrarRequest *request; /* from the worker */
+	GBytes *blob;
+} KlRegistrarRegistration;
+
+static void
+kl_registrar_registration_free(gpointer data)
+{
+	KlRegistrarRegistration *reg = data;
+
+	g_free(reg->agent_id);
+	json_object_unref(reg->body);
+	kl_registrar_request_free(reg->request);
+	if (reg->blob != NULL)
+		g_bytes_unref(reg->blob);
+	g_free(reg);
+}
+
+static void
+kl_registrar_register_thread(GTask *task,
+			     gpointer source_object,
+			     gpointer task_data,
+			     GCancellable *cancellable)
+{
+	KlRegistrarRegistration *reg = task_data;
+	GError *error = NULL;
+
+	reg->request =
+		kl_registrar_prepare(reg->agent_id, reg->body, reg->identity, &reg->blob, &error);
+	if (reg->request == NULL) {
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_boolean(task, TRUE);
+}
+
+/*
+ * The same as kl_registrar_register(), with the checks and MakeCredential
+ * in a worker thread so that the main loop only does I/O and the store.
+ * The registrar must not be used from other threads meanwhile (it is not).
+ */
+void
+kl_registrar_register_async(KlRegistrar *self,
+			    const gchar *agent_id,
+			    JsonObject *body,
+			    GCancellable *cancellable,
+			    GAsyncReadyCallback callback,
+			    gpointer user_data)
+{
+	g_autoptr(GTask) task = NULL;
+	KlRegistrarRegistration *reg;
+
+	g_return_if_fail(KL_IS_REGISTRAR(self));
+	g_return_if_fail(agent_id != NULL);
+	g_return_if_fail(body != NULL);
+
+	task = g_task_new(self, cancellable, callback, user_data);
+	g_task_set_source_tag(task, kl_registrar_register_async);
+	reg = g_new0(KlRegistrarRegistration, 1);
+	reg->agent_id = g_strdup(agent_id);
+	/* the worker's own copy: json-glib objects are not for sharing */
+	reg->body = json_object_ref(body);
+	reg->identity = self->identity;
+	g_task_set_task_data(task, reg, kl_registrar_registration_free);
+	g_task_run_in_thread(task, kl_registrar_register_thread);
+}
+
+GBytes *
+kl_registrar_register_finish(KlRegistrar *self, GAsyncResult *result, GError **error)
+{
+	KlRegistrarRegistration *reg;
+
+	g_return_val_if_fail(g_task_is_valid(result, self), NULL);
+
+	if (!g_task_propagate_boolean(G_TASK(result), error))
+		return NULL;
+	reg = g_task_get_task_data(G_TASK(result));
+	if (!kl_registrar_commit(self, reg->request, error))
+		return NULL;
+	return g_bytes_ref(reg->blob);
 }
 
 /* The challenge back from its base64 text, for the auth_tag check. */

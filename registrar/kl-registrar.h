@@ -21,6 +21,13 @@ KlRegistrar *kl_registrar_new(KlRegistrarStore *store, KlRegistrarTpmIdentity id
 /* Returns the MakeCredential blob (tpm2-tools credential file format). */
 GBytes *
 kl_registrar_register(KlRegistrar *self, const gchar *agent_id, JsonObject *body, GError **error);
+void kl_registrar_register_async(KlRegistrar *self,
+				 const gchar *agent_id,
+				 JsonObject *body,
+				 GCancellable *cancellable,
+				 GAsyncReadyCallback callback,
+				 gpointer user_data);
+GBytes *kl_registrar_register_finish(KlRegistrar *self, GAsyncResult *result, GError **error);
 gboolean kl_registrar_activate(KlRegistrar *self,
 			       const gchar *agent_id,
 			       const gchar *auth_tag,
