@@ -6,6 +6,10 @@
  * under the EK once, then kept as a saved context; each use loads that
  * context and flushes it, and a context the TPM refuses (after a TPM
  * reset) is rebuilt from the AK blobs.
+ *
+ * Every vfunc goes through kl_tpm_esys_run(), which owns the recovery:
+ * TPM2_Startup after TPM_RC_INITIALIZE, a pause after a busy TPM, and a
+ * new TCTI and ESYS context after the connection was lost.
  */
 #include "config.h"
 
@@ -23,11 +27,18 @@
 /* the Rust agent's agent_data.json, with base64 blobs */
 #define KL_TPM_ESYS_STORE_MAX_SIZE (64 * 1024)
 
+/* A busy TPM is asked again this often, after this pause (ESYS has already
+ * resubmitted at once a few times by then). */
+#define KL_TPM_ESYS_BUSY_RETRIES  3
+#define KL_TPM_ESYS_BUSY_DELAY_MS 50
+
 struct _KlTpmEsys {
 	KlTpm parent_instance;
+	gchar *tcti_conf; /* for reconnecting; NULL: tss2's default */
 	TSS2_TCTI_CONTEXT *tcti;
-	ESYS_CONTEXT *esys;
-	ESYS_TR ek_persistent; /* ESYS_TR_NONE when the EK is generated */
+	ESYS_CONTEXT *esys;    /* NULL after the connection was lost */
+	TPM2_HANDLE ek_handle; /* a persistent EK, or 0: generated from ek_template */
+	ESYS_TR ek_persistent; /* ek_handle in this ESYS context; ESYS_TR_NONE until resolved */
 	TPM2B_PUBLIC ek_template;
 	TPM2B_PUBLIC ek_public;
 	TPM2B_PRIVATE ak_private;
@@ -37,6 +48,32 @@ struct _KlTpmEsys {
 
 G_DEFINE_TYPE(KlTpmEsys, kl_tpm_esys, KL_TYPE_TPM)
 
+/* What the caller can do about @rc: see kl-tpm-esys.h. */
+static KlAgentTpmError
+kl_tpm_esys_rc_to_code(TSS2_RC rc)
+{
+	TSS2_RC layer = rc & TSS2_RC_LAYER_MASK;
+	TSS2_RC base = rc & ~TSS2_RC_LAYER_MASK;
+
+	if (layer == TSS2_TCTI_RC_LAYER ||
+	    (layer != TSS2_TPM_RC_LAYER && layer != TSS2_RESMGR_TPM_RC_LAYER &&
+	     (base == TSS2_BASE_RC_IO_ERROR || base == TSS2_BASE_RC_NO_CONNECTION)))
+		return KL_AGENT_TPM_ERROR_CONNECTION;
+	/* the TPM's own codes, also as a resource manager forwards them */
+	if (layer != TSS2_TPM_RC_LAYER && layer != TSS2_RESMGR_TPM_RC_LAYER)
+		return KL_AGENT_TPM_ERROR_FAILED;
+	switch (base) {
+	case TPM2_RC_INITIALIZE:
+		return KL_AGENT_TPM_ERROR_NOT_STARTED;
+	case TPM2_RC_RETRY:
+	case TPM2_RC_YIELDED:
+	case TPM2_RC_TESTING:
+		return KL_AGENT_TPM_ERROR_BUSY;
+	default:
+		return KL_AGENT_TPM_ERROR_FAILED;
+	}
+}
+
 gboolean
 kl_tpm_esys_check_rc(TSS2_RC rc, const gchar *command, GError **error)
 {
@@ -44,7 +81,7 @@ kl_tpm_esys_check_rc(TSS2_RC rc, const gchar *command, GError **error)
 		return TRUE;
 	g_set_error(error,
 		    KL_AGENT_TPM_ERROR,
-		    KL_AGENT_TPM_ERROR_FAILED,
+		    kl_tpm_esys_rc_to_code(rc),
 		    "%s: 0x%x %s",
 		    command,
 		    (guint)rc,
@@ -140,8 +177,11 @@ void
 kl_tpm_esys_session_flush(ESYS_CONTEXT *esys, ESYS_TR session)
 {
 	/* a policy session outlives the command (continueSession is set) */
-	if (session != ESYS_TR_PASSWORD && session != ESYS_TR_NONE)
-		Esys_FlushContext(esys, session);
+	if (session == ESYS_TR_PASSWORD || session == ESYS_TR_NONE)
+		return;
+	/* a TPM that lost it (power cycle): forget it in ESYS too */
+	if (Esys_FlushContext(esys, session) != TSS2_RC_SUCCESS)
+		Esys_TR_Close(esys, &session);
 }
 
 gboolean
@@ -589,7 +629,34 @@ kl_tpm_esys_ek_area(KlTpmEsys *self)
 	return &self->ek_public.publicArea;
 }
 
-/* The EK as a handle for one use; kl_tpm_esys_ek_release() after. */
+/* The persistent EK's ESYS_TR, resolved once per ESYS context. */
+static gboolean
+kl_tpm_esys_ek_resolve(KlTpmEsys *self, GError **error)
+{
+	ESYS_TR ek = ESYS_TR_NONE;
+
+	if (self->ek_persistent != ESYS_TR_NONE)
+		return TRUE;
+	if (!kl_tpm_esys_check_rc(Esys_TR_FromTPMPublic(self->esys,
+							self->ek_handle,
+							ESYS_TR_NONE,
+							ESYS_TR_NONE,
+							ESYS_TR_NONE,
+							&ek),
+				  "Esys_TR_FromTPMPublic(EK)",
+				  error)) {
+		g_prefix_error(error, "EK handle 0x%x: ", self->ek_handle);
+		return FALSE;
+	}
+	self->ek_persistent = ek;
+	return TRUE;
+}
+
+/*
+ * The EK as a handle for one use; kl_tpm_esys_ek_release() after.  A
+ * generated EK is created again from its template each time, so a TPM
+ * reset loses nothing; @ek_public, if not NULL, receives its public area.
+ */
 static gboolean
 kl_tpm_esys_ek_acquire(KlTpmEsys *self, ESYS_TR *ek, TPM2B_PUBLIC **ek_public, GError **error)
 {
@@ -597,7 +664,21 @@ kl_tpm_esys_ek_acquire(KlTpmEsys *self, ESYS_TR *ek, TPM2B_PUBLIC **ek_public, G
 	TPM2B_DATA outside = {0};
 	TPML_PCR_SELECTION creation_pcr = {0};
 
-	if (self->ek_persistent != ESYS_TR_NONE) {
+	*ek = ESYS_TR_NONE;
+	if (self->ek_handle != 0) {
+		if (!kl_tpm_esys_ek_resolve(self, error))
+			return FALSE;
+		if (ek_public != NULL && !kl_tpm_esys_check_rc(Esys_ReadPublic(self->esys,
+									       self->ek_persistent,
+									       ESYS_TR_NONE,
+									       ESYS_TR_NONE,
+									       ESYS_TR_NONE,
+									       ek_public,
+									       NULL,
+									       NULL),
+							       "TPM2_ReadPublic(EK)",
+							       error))
+			return FALSE;
 		*ek = self->ek_persistent;
 		return TRUE;
 	}
@@ -619,11 +700,19 @@ kl_tpm_esys_ek_acquire(KlTpmEsys *self, ESYS_TR *ek, TPM2B_PUBLIC **ek_public, G
 				    error);
 }
 
+/* Flushes a transient object; one the TPM lost is forgotten by ESYS too. */
+static void
+kl_tpm_esys_flush(KlTpmEsys *self, ESYS_TR object)
+{
+	if (object != ESYS_TR_NONE && Esys_FlushContext(self->esys, object) != TSS2_RC_SUCCESS)
+		Esys_TR_Close(self->esys, &object);
+}
+
 static void
 kl_tpm_esys_ek_release(KlTpmEsys *self, ESYS_TR ek)
 {
-	if (ek != self->ek_persistent && ek != ESYS_TR_NONE)
-		Esys_FlushContext(self->esys, ek);
+	if (ek != self->ek_persistent)
+		kl_tpm_esys_flush(self, ek);
 }
 
 /* Loads the AK under the EK and saves its context for later uses. */
@@ -649,7 +738,7 @@ kl_tpm_esys_ak_load_under_ek(KlTpmEsys *self, ESYS_TR *ak, GError **error)
 	if (!kl_tpm_esys_check_rc(Esys_ContextSave(self->esys, *ak, &context),
 				  "TPM2_ContextSave(AK)",
 				  error)) {
-		Esys_FlushContext(self->esys, *ak);
+		kl_tpm_esys_flush(self, *ak);
 		*ak = ESYS_TR_NONE;
 		return FALSE;
 	}
@@ -667,7 +756,7 @@ kl_tpm_esys_ak_acquire(KlTpmEsys *self, ESYS_TR *ak, GError **error)
 		TSS2_RC rc = Esys_ContextLoad(self->esys, self->ak_context, ak);
 		if (rc == TSS2_RC_SUCCESS)
 			return TRUE;
-		/* contexts do not survive a TPM reset */
+		/* contexts do not survive a TPM reset or power cycle */
 		g_debug("TPM2_ContextLoad(AK): %s, loading the AK again", Tss2_RC_Decode(rc));
 		*ak = ESYS_TR_NONE;
 	}
@@ -677,8 +766,150 @@ kl_tpm_esys_ak_acquire(KlTpmEsys *self, ESYS_TR *ak, GError **error)
 static void
 kl_tpm_esys_ak_release(KlTpmEsys *self, ESYS_TR ak)
 {
-	if (ak != ESYS_TR_NONE)
-		Esys_FlushContext(self->esys, ak);
+	kl_tpm_esys_flush(self, ak);
+}
+
+/* ---- the connection and its recovery ---- */
+
+static gboolean
+kl_tpm_esys_connect(KlTpmEsys *self, GError **error)
+{
+	g_assert(self->esys == NULL && self->tcti == NULL);
+	if (!kl_tpm_esys_check_rc(Tss2_TctiLdr_Initialize(self->tcti_conf, &self->tcti),
+				  "Tss2_TctiLdr_Initialize",
+				  error))
+		return FALSE;
+	if (!kl_tpm_esys_check_rc(Esys_Initialize(&self->esys, self->tcti, NULL),
+				  "Esys_Initialize",
+				  error)) {
+		Tss2_TctiLdr_Finalize(&self->tcti);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Forgets the connection and every ESYS_TR of it; the saved AK context and
+ * the blobs stay. */
+static void
+kl_tpm_esys_disconnect(KlTpmEsys *self)
+{
+	if (self->esys != NULL)
+		Esys_Finalize(&self->esys);
+	if (self->tcti != NULL)
+		Tss2_TctiLdr_Finalize(&self->tcti);
+	self->ek_persistent = ESYS_TR_NONE;
+}
+
+/* TPM2_Startup(CLEAR) after a power cycle; a TPM someone else started in
+ * the meantime answers TPM_RC_INITIALIZE, which is as good. */
+static gboolean
+kl_tpm_esys_startup(KlTpmEsys *self, GError **error)
+{
+	TSS2_RC rc = Esys_Startup(self->esys, TPM2_SU_CLEAR);
+
+	if (rc == TPM2_RC_INITIALIZE)
+		return TRUE;
+	if (!kl_tpm_esys_check_rc(rc, "TPM2_Startup", error))
+		return FALSE;
+	g_message("the TPM was not started (power cycle?): TPM2_Startup(CLEAR) sent");
+	return TRUE;
+}
+
+/* One call of a vfunc: its arguments and results. */
+typedef struct {
+	guint pcr;
+	guint32 mask;
+	TPM2_ALG_ID bank;
+	GBytes *digest;
+	const guint8 *nonce;
+	gsize nonce_len;
+	const TPM2B_ID_OBJECT *id_object;
+	const TPM2B_ENCRYPTED_SECRET *secret;
+	const KlTpmOptions *options;
+	GBytes *ek_public;
+	KlSecret *out_secret;
+	KlPcrBank *out_values;
+	GBytes **out_attest;
+	GBytes **out_signature;
+} KlTpmEsysCall;
+
+typedef gboolean (*KlTpmEsysFunc)(KlTpmEsys *self, KlTpmEsysCall *call, GError **error);
+
+/*
+ * Runs @func on the TPM with the recovery described in kl-tpm-esys.h, all
+ * bounded: at most one connection, one TPM2_Startup and
+ * KL_TPM_ESYS_BUSY_RETRIES pauses per call.  @func must leave nothing
+ * loaded when it fails, as it may run again.
+ */
+static gboolean
+kl_tpm_esys_run(KlTpmEsys *self, KlTpmEsysFunc func, KlTpmEsysCall *call, GError **error)
+{
+	gboolean started = FALSE;
+	gboolean need_startup = FALSE;
+	guint busy = 0;
+
+	if (self->esys == NULL) {
+		if (!kl_tpm_esys_connect(self, error)) {
+			g_prefix_error(error, "reconnecting to the TPM: ");
+			return FALSE;
+		}
+		g_message("reconnected to the TPM");
+	}
+	for (;;) {
+		g_autoptr(GError) error_local = NULL;
+
+		if ((!need_startup || kl_tpm_esys_startup(self, &error_local)) &&
+		    func(self, call, &error_local))
+			return TRUE;
+		need_startup = FALSE;
+		if (g_error_matches(error_local,
+				    KL_AGENT_TPM_ERROR,
+				    KL_AGENT_TPM_ERROR_NOT_STARTED) &&
+		    !started) {
+			started = need_startup = TRUE;
+			continue;
+		}
+		if (g_error_matches(error_local, KL_AGENT_TPM_ERROR, KL_AGENT_TPM_ERROR_BUSY) &&
+		    busy < KL_TPM_ESYS_BUSY_RETRIES) {
+			busy++;
+			g_debug("TPM busy (%s), attempt %u", error_local->message, busy);
+			g_usleep(KL_TPM_ESYS_BUSY_DELAY_MS * 1000);
+			continue;
+		}
+		/* the command may have run: not repeated; the next call connects */
+		if (g_error_matches(error_local,
+				    KL_AGENT_TPM_ERROR,
+				    KL_AGENT_TPM_ERROR_CONNECTION)) {
+			g_message("lost the TPM connection: %s", error_local->message);
+			kl_tpm_esys_disconnect(self);
+		}
+		g_propagate_error(error, g_steal_pointer(&error_local));
+		return FALSE;
+	}
+}
+
+static gboolean
+kl_tpm_esys_activate_credential_func(KlTpmEsys *self, KlTpmEsysCall *call, GError **error)
+{
+	ESYS_TR ak = ESYS_TR_NONE;
+	ESYS_TR ek = ESYS_TR_NONE;
+
+	if (!kl_tpm_esys_ak_acquire(self, &ak, error))
+		return FALSE;
+	if (!kl_tpm_esys_ek_acquire(self, &ek, NULL, error)) {
+		kl_tpm_esys_ak_release(self, ak);
+		return FALSE;
+	}
+	call->out_secret = kl_tpm_esys_activate_credential(self->esys,
+							   ak,
+							   ek,
+							   kl_tpm_esys_ek_area(self),
+							   call->id_object,
+							   call->secret,
+							   error);
+	kl_tpm_esys_ek_release(self, ek);
+	kl_tpm_esys_ak_release(self, ak);
+	return call->out_secret != NULL;
 }
 
 static KlSecret *
@@ -687,33 +918,31 @@ kl_tpm_esys_activate_credential_vfunc(KlTpm *tpm,
 				      const TPM2B_ENCRYPTED_SECRET *secret,
 				      GError **error)
 {
-	KlTpmEsys *self = KL_TPM_ESYS(tpm);
-	ESYS_TR ak = ESYS_TR_NONE;
-	ESYS_TR ek = ESYS_TR_NONE;
-	KlSecret *out;
+	KlTpmEsysCall call = {.id_object = id_object, .secret = secret};
 
-	if (!kl_tpm_esys_ak_acquire(self, &ak, error))
+	if (!kl_tpm_esys_run(KL_TPM_ESYS(tpm), kl_tpm_esys_activate_credential_func, &call, error))
 		return NULL;
-	if (!kl_tpm_esys_ek_acquire(self, &ek, NULL, error)) {
-		kl_tpm_esys_ak_release(self, ak);
-		return NULL;
-	}
-	out = kl_tpm_esys_activate_credential(self->esys,
-					      ak,
-					      ek,
-					      kl_tpm_esys_ek_area(self),
-					      id_object,
-					      secret,
-					      error);
-	kl_tpm_esys_ek_release(self, ek);
-	kl_tpm_esys_ak_release(self, ak);
-	return out;
+	return call.out_secret;
+}
+
+static gboolean
+kl_tpm_esys_pcr_reset_func(KlTpmEsys *self, KlTpmEsysCall *call, GError **error)
+{
+	return kl_tpm_esys_pcr_reset(self->esys, call->pcr, error);
 }
 
 static gboolean
 kl_tpm_esys_pcr_reset_vfunc(KlTpm *tpm, guint pcr, GError **error)
 {
-	return kl_tpm_esys_pcr_reset(KL_TPM_ESYS(tpm)->esys, pcr, error);
+	KlTpmEsysCall call = {.pcr = pcr};
+
+	return kl_tpm_esys_run(KL_TPM_ESYS(tpm), kl_tpm_esys_pcr_reset_func, &call, error);
+}
+
+static gboolean
+kl_tpm_esys_pcr_extend_func(KlTpmEsys *self, KlTpmEsysCall *call, GError **error)
+{
+	return kl_tpm_esys_pcr_extend(self->esys, call->pcr, call->bank, call->digest, error);
 }
 
 static gboolean
@@ -723,13 +952,47 @@ kl_tpm_esys_pcr_extend_vfunc(KlTpm *tpm,
 			     GBytes *digest,
 			     GError **error)
 {
-	return kl_tpm_esys_pcr_extend(KL_TPM_ESYS(tpm)->esys, pcr, bank, digest, error);
+	KlTpmEsysCall call = {.pcr = pcr, .bank = bank, .digest = digest};
+
+	return kl_tpm_esys_run(KL_TPM_ESYS(tpm), kl_tpm_esys_pcr_extend_func, &call, error);
+}
+
+static gboolean
+kl_tpm_esys_read_pcrs_func(KlTpmEsys *self, KlTpmEsysCall *call, GError **error)
+{
+	call->out_values = kl_tpm_esys_read_pcrs(self->esys, call->mask, call->bank, error);
+	return call->out_values != NULL;
 }
 
 static KlPcrBank *
 kl_tpm_esys_read_pcrs_vfunc(KlTpm *tpm, guint32 mask, TPM2_ALG_ID bank, GError **error)
 {
-	return kl_tpm_esys_read_pcrs(KL_TPM_ESYS(tpm)->esys, mask, bank, error);
+	KlTpmEsysCall call = {.mask = mask, .bank = bank};
+
+	if (!kl_tpm_esys_run(KL_TPM_ESYS(tpm), kl_tpm_esys_read_pcrs_func, &call, error))
+		return NULL;
+	return call.out_values;
+}
+
+static gboolean
+kl_tpm_esys_quote_func(KlTpmEsys *self, KlTpmEsysCall *call, GError **error)
+{
+	ESYS_TR ak = ESYS_TR_NONE;
+	gboolean ok;
+
+	if (!kl_tpm_esys_ak_acquire(self, &ak, error))
+		return FALSE;
+	ok = kl_tpm_esys_quote(self->esys,
+			       ak,
+			       call->nonce,
+			       call->nonce_len,
+			       call->mask,
+			       call->bank,
+			       call->out_attest,
+			       call->out_signature,
+			       error);
+	kl_tpm_esys_ak_release(self, ak);
+	return ok;
 }
 
 static gboolean
@@ -742,23 +1005,16 @@ kl_tpm_esys_quote_vfunc(KlTpm *tpm,
 			GBytes **signature,
 			GError **error)
 {
-	KlTpmEsys *self = KL_TPM_ESYS(tpm);
-	ESYS_TR ak = ESYS_TR_NONE;
-	gboolean ok;
+	KlTpmEsysCall call = {
+		.nonce = nonce,
+		.nonce_len = nonce_len,
+		.mask = mask,
+		.bank = bank,
+		.out_attest = attest,
+		.out_signature = signature,
+	};
 
-	if (!kl_tpm_esys_ak_acquire(self, &ak, error))
-		return FALSE;
-	ok = kl_tpm_esys_quote(self->esys,
-			       ak,
-			       nonce,
-			       nonce_len,
-			       mask,
-			       bank,
-			       attest,
-			       signature,
-			       error);
-	kl_tpm_esys_ak_release(self, ak);
-	return ok;
+	return kl_tpm_esys_run(KL_TPM_ESYS(tpm), kl_tpm_esys_quote_func, &call, error);
 }
 
 static void
@@ -768,10 +1024,8 @@ kl_tpm_esys_finalize(GObject *object)
 
 	g_clear_pointer(&self->ak_context, Esys_Free);
 	OPENSSL_cleanse(&self->ak_private, sizeof(self->ak_private));
-	if (self->esys != NULL)
-		Esys_Finalize(&self->esys);
-	if (self->tcti != NULL)
-		Tss2_TctiLdr_Finalize(&self->tcti);
+	kl_tpm_esys_disconnect(self);
+	g_free(self->tcti_conf);
 	G_OBJECT_CLASS(kl_tpm_esys_parent_class)->finalize(object);
 }
 
@@ -809,36 +1063,13 @@ kl_tpm_esys_setup_ek(KlTpmEsys *self, const KlTpmOptions *options, GError **erro
 	TPM2B_PUBLIC *pub = NULL;
 	ESYS_TR ek = ESYS_TR_NONE;
 
-	if (options->ek_handle != 0) {
-		if (!kl_tpm_esys_check_rc(Esys_TR_FromTPMPublic(self->esys,
-								options->ek_handle,
-								ESYS_TR_NONE,
-								ESYS_TR_NONE,
-								ESYS_TR_NONE,
-								&self->ek_persistent),
-					  "Esys_TR_FromTPMPublic(EK)",
-					  error)) {
-			g_prefix_error(error, "EK handle 0x%x: ", options->ek_handle);
-			return FALSE;
-		}
-		if (!kl_tpm_esys_check_rc(Esys_ReadPublic(self->esys,
-							  self->ek_persistent,
-							  ESYS_TR_NONE,
-							  ESYS_TR_NONE,
-							  ESYS_TR_NONE,
-							  &pub,
-							  NULL,
-							  NULL),
-					  "TPM2_ReadPublic(EK)",
-					  error))
-			return FALSE;
-	} else {
-		if (!kl_tpm_ek_template(&self->ek_template, options->enc_alg, error))
-			return FALSE;
-		if (!kl_tpm_esys_ek_acquire(self, &ek, &pub, error))
-			return FALSE;
-		kl_tpm_esys_ek_release(self, ek);
-	}
+	self->ek_handle = options->ek_handle;
+	if (self->ek_handle == 0 &&
+	    !kl_tpm_ek_template(&self->ek_template, options->enc_alg, error))
+		return FALSE;
+	if (!kl_tpm_esys_ek_acquire(self, &ek, &pub, error))
+		return FALSE;
+	kl_tpm_esys_ek_release(self, ek);
 	self->ek_public = *pub;
 	Esys_Free(pub);
 	return TRUE;
@@ -1173,6 +1404,18 @@ kl_tpm_esys_setup_ak(KlTpmEsys *self,
 	return TRUE;
 }
 
+static gboolean
+kl_tpm_esys_setup_ek_func(KlTpmEsys *self, KlTpmEsysCall *call, GError **error)
+{
+	return kl_tpm_esys_setup_ek(self, call->options, error);
+}
+
+static gboolean
+kl_tpm_esys_setup_ak_func(KlTpmEsys *self, KlTpmEsysCall *call, GError **error)
+{
+	return kl_tpm_esys_setup_ak(self, call->options, call->ek_public, error);
+}
+
 KlTpm *
 kl_tpm_esys_new(const KlTpmOptions *options, GError **error)
 {
@@ -1182,18 +1425,15 @@ kl_tpm_esys_new(const KlTpmOptions *options, GError **error)
 	g_autoptr(GBytes) ak_public = NULL;
 	g_autoptr(KlTpmPublic) ek = NULL;
 	g_autoptr(GError) error_cert = NULL;
+	KlTpmEsysCall call = {0};
 
 	g_return_val_if_fail(options != NULL, NULL);
 
-	if (!kl_tpm_esys_check_rc(Tss2_TctiLdr_Initialize(options->tcti, &self->tcti),
-				  "Tss2_TctiLdr_Initialize",
-				  error))
+	self->tcti_conf = g_strdup(options->tcti);
+	if (!kl_tpm_esys_connect(self, error))
 		return NULL;
-	if (!kl_tpm_esys_check_rc(Esys_Initialize(&self->esys, self->tcti, NULL),
-				  "Esys_Initialize",
-				  error))
-		return NULL;
-	if (!kl_tpm_esys_setup_ek(self, options, error))
+	call.options = options;
+	if (!kl_tpm_esys_run(self, kl_tpm_esys_setup_ek_func, &call, error))
 		return NULL;
 	ek_public = kl_tpm_esys_marshal_public(&self->ek_public, error);
 	if (ek_public == NULL)
@@ -1209,7 +1449,8 @@ kl_tpm_esys_new(const KlTpmOptions *options, GError **error)
 	 * the registrar's tpm_identity policy decides */
 	if (!kl_tpm_esys_find_ek_cert(self, ek, &ek_cert, &error_cert))
 		g_message("no EK certificate: %s", error_cert->message);
-	if (!kl_tpm_esys_setup_ak(self, options, ek_public, error))
+	call.ek_public = ek_public;
+	if (!kl_tpm_esys_run(self, kl_tpm_esys_setup_ak_func, &call, error))
 		return NULL;
 	ak_public = kl_tpm_esys_marshal_public(&self->ak_public, error);
 	if (ak_public == NULL)

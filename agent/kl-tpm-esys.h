@@ -11,10 +11,20 @@
  * without a resource manager (swtpm has 3 object slots).  One ESYS
  * context, not thread safe: call from one thread at a time.
  *
+ * Each call recovers from what a TPM does to a long-running agent, on the
+ * calling thread and bounded: a busy TPM (TPM_RC_RETRY, _YIELDED,
+ * _TESTING) is asked again a few times after a short pause; a TPM that was
+ * power-cycled (TPM_RC_INITIALIZE) gets TPM2_Startup(CLEAR) and the
+ * command once more, and the AK and a generated EK are loaded again from
+ * their blobs and template; after a TCTI error the ESYS context is dropped
+ * (the command is not repeated: it may have run) and the next call
+ * connects again, once.
+ *
  * Below the class, the ESYS commands it is made of, for tests that need
  * them on their own (tests/lib/kl-test-tpm.c).  TSS return codes become
- * KL_AGENT_TPM_ERROR_FAILED with the command's name and Tss2_RC_Decode()'s
- * text, in kl_tpm_esys_check_rc() only.
+ * KL_AGENT_TPM_ERROR errors with the command's name and Tss2_RC_Decode()'s
+ * text, in kl_tpm_esys_check_rc() only: _BUSY, _NOT_STARTED and
+ * _CONNECTION for the conditions above, _FAILED for the rest.
  */
 #pragma once
 
@@ -28,7 +38,8 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(KlTpmEsys, kl_tpm_esys, KL, TPM_ESYS, KlTpm)
 
 KlTpm *kl_tpm_esys_new(const KlTpmOptions *options, GError **error);
-/* borrowed, for tests that inspect the TPM (GetCapability) */
+/* borrowed, for tests that inspect the TPM (GetCapability); NULL while
+ * the connection is down */
 ESYS_CONTEXT *kl_tpm_esys_get_context(KlTpmEsys *self);
 
 /* TCG EK Credential Profile NV indices of EK certificates */

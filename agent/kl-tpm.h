@@ -31,6 +31,9 @@ typedef enum {
 	KL_AGENT_TPM_ERROR_INVALID_ARGUMENT, /* nonce, mask, blob or digest the caller gave */
 	KL_AGENT_TPM_ERROR_NOT_SUPPORTED,    /* an algorithm or key type we do not handle */
 	KL_AGENT_TPM_ERROR_INVALID_DATA,     /* the TPM or the AK store returned nonsense */
+	KL_AGENT_TPM_ERROR_BUSY,	     /* TPM_RC_RETRY, _YIELDED or _TESTING: try again */
+	KL_AGENT_TPM_ERROR_NOT_STARTED,	     /* TPM_RC_INITIALIZE: it needs TPM2_Startup */
+	KL_AGENT_TPM_ERROR_CONNECTION,	     /* the TCTI lost the TPM: I/O error, no connection */
 } KlAgentTpmError;
 
 GQuark kl_agent_tpm_error_quark(void);

@@ -301,7 +301,10 @@ kl_test_swtpm_reserve_ports(GSocket **server_out, GSocket **ctrl_out, GError **e
 		if (ctrl == NULL)
 			return FALSE;
 		next = g_inet_socket_address_new(loopback, port + 1);
-		if (!g_socket_bind(ctrl, next, FALSE, NULL))
+		/* SO_REUSEADDR: connections accepted on it inherit the flag, and
+		 * only then does their TIME_WAIT let kl_test_swtpm_restart() bind
+		 * the port again; a listening socket still keeps others out */
+		if (!g_socket_bind(ctrl, next, TRUE, NULL))
 			continue;
 		if (!g_socket_listen(ctrl, error))
 			return FALSE;
@@ -434,6 +437,103 @@ kl_test_swtpm_try_start(KlTestSwtpm *self, gboolean *retry, GError **error)
 	return TRUE;
 }
 
+/* The control port again, handed over as in kl_test_swtpm_try_start();
+ * SO_REUSEADDR because swtpm_ioctl -s leaves it in TIME_WAIT. */
+static GSocket *
+kl_test_swtpm_listen_ctrl(KlTestSwtpm *self, GError **error)
+{
+	g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+	g_autoptr(GSocketAddress) addr = g_inet_socket_address_new(loopback, self->port + 1);
+	g_autoptr(GSocket) ctrl = g_socket_new(G_SOCKET_FAMILY_IPV4,
+					       G_SOCKET_TYPE_STREAM,
+					       G_SOCKET_PROTOCOL_TCP,
+					       error);
+
+	if (ctrl == NULL || !g_socket_bind(ctrl, addr, TRUE, error) ||
+	    !g_socket_listen(ctrl, error))
+		return NULL;
+	return g_steal_pointer(&ctrl);
+}
+
+/* swtpm again on the fixture's ports and state, after it stopped (swtpm
+ * binds its data port with SO_REUSEADDR). */
+static gboolean
+kl_test_swtpm_respawn(KlTestSwtpm *self, GError **error)
+{
+	g_autoptr(GSocket) ctrl = NULL;
+	g_autoptr(GSubprocessLauncher) launcher = NULL;
+	g_autoptr(GSubprocess) proc = NULL;
+	g_autoptr(GCancellable) cancellable = g_cancellable_new();
+	g_autofree gchar *log_path = kl_test_dir_build(self->dir, "swtpm.log", NULL);
+	g_autofree gchar *tpmstate = g_strdup_printf("dir=%s", self->state_dir);
+	g_autofree gchar *server_opt =
+		g_strdup_printf("type=tcp,port=%u,bindaddr=127.0.0.1", self->port);
+	g_autofree gchar *ctrl_opt = g_strdup_printf("type=tcp,fd=%d", KL_TEST_SWTPM_CTRL_FD);
+	KlTestSwtpmWait wait = {FALSE, FALSE};
+	KlTestSwtpmReady ready = {&wait, self->port};
+	gint log_fd;
+	gint ctrl_fd;
+	gboolean up;
+
+	ctrl = kl_test_swtpm_listen_ctrl(self, error);
+	if (ctrl == NULL)
+		return FALSE;
+	log_fd = kl_test_swtpm_open_log(log_path, error);
+	if (log_fd < 0)
+		return FALSE;
+	ctrl_fd = dup(g_socket_get_fd(ctrl));
+	if (ctrl_fd < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "dup failed");
+		close(log_fd);
+		return FALSE;
+	}
+	launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_MERGE);
+	g_subprocess_launcher_take_stdout_fd(launcher, log_fd);
+	g_subprocess_launcher_take_fd(launcher, ctrl_fd, KL_TEST_SWTPM_CTRL_FD);
+	proc = g_subprocess_launcher_spawn(launcher,
+					   error,
+					   "swtpm",
+					   "socket",
+					   "--tpm2",
+					   "--tpmstate",
+					   tpmstate,
+					   "--server",
+					   server_opt,
+					   "--ctrl",
+					   ctrl_opt,
+					   "--flags",
+					   "not-need-init,startup-clear",
+					   "--log",
+					   "fd=1,level=1",
+					   NULL);
+	if (proc == NULL) {
+		g_prefix_error(error, "swtpm: ");
+		return FALSE;
+	}
+	g_socket_close(ctrl, NULL);
+	g_subprocess_wait_async(proc, cancellable, kl_test_swtpm_wait_cb, &wait);
+	up = kl_test_swtpm_poll(kl_test_swtpm_port_accepts, &ready, KL_TEST_SWTPM_READY_MS);
+	if (!wait.done) {
+		g_cancellable_cancel(cancellable);
+		kl_test_swtpm_drain(&wait);
+	}
+	if (wait.exited || !up) {
+		if (!wait.exited) {
+			g_subprocess_force_exit(proc);
+			g_subprocess_wait(proc, NULL, NULL);
+		}
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_FAILED,
+			    "swtpm did not start again on port %u; see %s/swtpm.log",
+			    self->port,
+			    kl_test_dir_get_path(self->dir));
+		return FALSE;
+	}
+	self->proc = g_steal_pointer(&proc);
+	return TRUE;
+}
+
 static gboolean
 kl_test_swtpm_setup(KlTestSwtpm *self, GError **error)
 {
@@ -529,6 +629,22 @@ kl_test_swtpm_stop(KlTestSwtpm *self)
 		g_subprocess_wait(self->proc, NULL, NULL);
 	}
 	g_main_context_pop_thread_default(context);
+}
+
+gboolean
+kl_test_swtpm_restart(KlTestSwtpm *self, GError **error)
+{
+	g_autoptr(GMainContext) context = g_main_context_new();
+	gboolean ok;
+
+	if (self->proc != NULL) {
+		kl_test_swtpm_stop(self);
+		g_clear_object(&self->proc);
+	}
+	g_main_context_push_thread_default(context);
+	ok = kl_test_swtpm_respawn(self, error);
+	g_main_context_pop_thread_default(context);
+	return ok;
 }
 
 void

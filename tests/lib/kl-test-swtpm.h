@@ -31,6 +31,10 @@ const gchar *kl_test_swtpm_get_ca_file(KlTestSwtpm *self);
 const gchar *kl_test_swtpm_get_state_dir(KlTestSwtpm *self);
 guint16 kl_test_swtpm_get_port(KlTestSwtpm *self);
 guint16 kl_test_swtpm_get_ctrl_port(KlTestSwtpm *self);
+/* Stops swtpm if it still runs (swtpm_ioctl -s ends it) and starts it
+ * again on the same ports and state, as a TPM daemon restarts: clients
+ * lose their connection, the TPM is started afresh (startup-clear). */
+gboolean kl_test_swtpm_restart(KlTestSwtpm *self, GError **error);
 void kl_test_swtpm_free(KlTestSwtpm *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KlTestSwtpm, kl_test_swtpm_free)

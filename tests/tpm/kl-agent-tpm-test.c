@@ -4,27 +4,38 @@
  * certificates, the AK kept in agent_data.json and made again when the
  * algorithms change, ActivateCredential of the registrar's blob, and
  * quotes that kl-quote verifies with PCR 16 bound to the NK.  After every
- * call the TPM holds no transient object and no session.
+ * call the TPM holds no transient object and no session.  Then recovery:
+ * a stopped TPM fails calls with an error, a power-cycled one (swtpm_ioctl
+ * -i) or a restarted swtpm serves the next call again, also through the
+ * agent's REST service.
  */
 #include "config.h"
 
 #include <openssl/pem.h>
 #include <string.h>
+#include <tss2/tss2_rc.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 
+#include "kl-agent-service.h"
 #include "kl-finding.h"
+#include "kl-http-server.h"
+#include "kl-json.h"
 #include "kl-makecredential.h"
 #include "kl-quote.h"
 #include "kl-test-dir.h"
 #include "kl-test-swtpm.h"
+#include "kl-test-wait.h"
 #include "kl-tpm-esys.h"
 
 #define TEST_NONCE "1234567890abcdefghij"
 #define TEST_MASK  0x408400u /* PCRs 10, 15, 22 */
 #define TEST_MANY  0x4183ffu /* 0..9, 15, 16, 22: more than one PCR_Read */
+
+#define TEST_HTTP_TIMEOUT_MS 30000
 
 static gboolean
 skip_without_swtpm(void)
@@ -222,7 +233,7 @@ test_ek_errors(void)
 	options_init(&options, swtpm);
 	options.tcti = "swtpm:host=127.0.0.1,port=1";
 	tpm = kl_tpm_esys_new(&options, &error);
-	g_assert_error(error, KL_AGENT_TPM_ERROR, KL_AGENT_TPM_ERROR_FAILED);
+	g_assert_error(error, KL_AGENT_TPM_ERROR, KL_AGENT_TPM_ERROR_CONNECTION);
 	g_assert_nonnull(strstr(error->message, "Tss2_TctiLdr_Initialize"));
 	g_assert_null(tpm);
 }
@@ -636,10 +647,413 @@ test_quote_many_pcrs(void)
 	assert_nothing_loaded(tpm);
 }
 
+/* ---- recovery ---- */
+
+static void
+test_rc_classes(void)
+{
+	const struct {
+		TSS2_RC rc;
+		KlAgentTpmError code;
+	} cases[] = {
+		{TPM2_RC_RETRY, KL_AGENT_TPM_ERROR_BUSY},
+		{TPM2_RC_YIELDED, KL_AGENT_TPM_ERROR_BUSY},
+		{TPM2_RC_TESTING, KL_AGENT_TPM_ERROR_BUSY},
+		{TSS2_RESMGR_TPM_RC_LAYER | TPM2_RC_RETRY, KL_AGENT_TPM_ERROR_BUSY},
+		{TPM2_RC_INITIALIZE, KL_AGENT_TPM_ERROR_NOT_STARTED},
+		{TSS2_RESMGR_TPM_RC_LAYER | TPM2_RC_INITIALIZE, KL_AGENT_TPM_ERROR_NOT_STARTED},
+		{TSS2_TCTI_RC_IO_ERROR, KL_AGENT_TPM_ERROR_CONNECTION},
+		{TSS2_TCTI_RC_NO_CONNECTION, KL_AGENT_TPM_ERROR_CONNECTION},
+		{TSS2_TCTI_RC_MALFORMED_RESPONSE, KL_AGENT_TPM_ERROR_CONNECTION},
+		{TSS2_SYS_RC_LAYER | TSS2_BASE_RC_IO_ERROR, KL_AGENT_TPM_ERROR_CONNECTION},
+		{TPM2_RC_FAILURE, KL_AGENT_TPM_ERROR_FAILED},
+		{TPM2_RC_HANDLE | TPM2_RC_1, KL_AGENT_TPM_ERROR_FAILED},
+		{TSS2_ESYS_RC_BAD_REFERENCE, KL_AGENT_TPM_ERROR_FAILED},
+		/* a TPM 1.2 code that looks like IO_ERROR's base is not one */
+		{TSS2_BASE_RC_IO_ERROR, KL_AGENT_TPM_ERROR_FAILED},
+	};
+
+	g_assert_true(kl_tpm_esys_check_rc(TSS2_RC_SUCCESS, "TPM2_Nothing", NULL));
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autofree gchar *rc_text = g_strdup_printf("0x%x", (guint)cases[i].rc);
+
+		g_assert_false(kl_tpm_esys_check_rc(cases[i].rc, "TPM2_Something", &error));
+		g_assert_error(error, KL_AGENT_TPM_ERROR, (gint)cases[i].code);
+		g_assert_true(g_str_has_prefix(error->message, "TPM2_Something: "));
+		g_assert_nonnull(strstr(error->message, rc_text));
+		g_assert_nonnull(strstr(error->message, Tss2_RC_Decode(cases[i].rc)));
+	}
+}
+
+static gboolean
+skip_without_swtpm_ioctl(void)
+{
+	g_autofree gchar *path = NULL;
+
+	if (skip_without_swtpm())
+		return TRUE;
+	path = g_find_program_in_path("swtpm_ioctl");
+	if (path != NULL)
+		return FALSE;
+	g_test_skip("swtpm_ioctl not installed");
+	return TRUE;
+}
+
+/* swtpm_ioctl @command on the fixture's control port: --stop stops the TPM,
+ * -i initialises it again (a power cycle), -s ends swtpm. */
+static void
+swtpm_ioctl(KlTestSwtpm *swtpm, const gchar *command)
+{
+	g_autofree gchar *tcp = g_strdup_printf("127.0.0.1:%u", kl_test_swtpm_get_ctrl_port(swtpm));
+	const gchar *argv[] = {"swtpm_ioctl", "--tcp", tcp, command, NULL};
+	g_autofree gchar *out = NULL;
+	g_autofree gchar *err = NULL;
+	g_autoptr(GError) error = NULL;
+	gint status = 0;
+
+	g_assert_true(g_spawn_sync(NULL,
+				   (gchar **)argv,
+				   NULL,
+				   G_SPAWN_SEARCH_PATH,
+				   NULL,
+				   NULL,
+				   &out,
+				   &err,
+				   &status,
+				   &error));
+	g_assert_no_error(error);
+	if (!g_spawn_check_wait_status(status, &error))
+		g_test_message("swtpm_ioctl %s: %s%s", command, out, err);
+	g_assert_no_error(error);
+}
+
+static void
+swtpm_restart(KlTestSwtpm *swtpm)
+{
+	g_autoptr(GError) error = NULL;
+	gboolean ok = kl_test_swtpm_restart(swtpm, &error);
+
+	g_assert_no_error(error);
+	g_assert_true(ok);
+}
+
+/* An identity quote that kl-quote verifies, PCR 16 bound to @pem. */
+static void
+assert_quote_works(KlTpm *tpm, const gchar *pem, KlQuoteVerifyFlags flags)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *quote = kl_tpm_identity_quote(tpm, TEST_NONCE, pem, &error);
+
+	g_assert_no_error(error);
+	g_assert_nonnull(quote);
+	assert_quote_verifies(tpm, quote, TEST_NONCE, 0, pem, flags);
+	assert_nothing_loaded(tpm);
+}
+
+static void
+assert_quote_fails(KlTpm *tpm, const gchar *pem, KlAgentTpmError code)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *quote = kl_tpm_identity_quote(tpm, TEST_NONCE, pem, &error);
+
+	g_assert_error(error, KL_AGENT_TPM_ERROR, (gint)code);
+	g_assert_null(quote);
+	g_test_message("as expected: %s", error->message);
+}
+
+/* Stopped: every call fails, none hangs or crashes; power-cycled: the next
+ * call starts the TPM, reloads the AK and makes the EK again. */
+static void
+check_power_cycle(TPM2_ALG_ID enc_alg,
+		  guint32 ek_handle,
+		  TPM2_ALG_ID sign_alg,
+		  KlQuoteVerifyFlags flags)
+{
+	g_autoptr(KlTestSwtpm) swtpm = NULL;
+	g_autoptr(KlTestDir) dir = kl_test_dir_new();
+	g_autofree gchar *path = kl_test_dir_build(dir, "agent_data.json", NULL);
+	g_autoptr(KlTpm) tpm = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KlPcrBank) values = NULL;
+	g_autofree gchar *pem = nk_pem_new();
+	KlTpmOptions options;
+
+	if (skip_without_swtpm_ioctl())
+		return;
+	swtpm = swtpm_new();
+	options_init(&options, swtpm);
+	options.enc_alg = enc_alg;
+	options.ek_handle = ek_handle;
+	options.sign_alg = sign_alg;
+	options.agent_data_path = path;
+	tpm = tpm_new(&options);
+	assert_quote_works(tpm, pem, flags);
+
+	swtpm_ioctl(swtpm, "--stop");
+	/* a stopped swtpm answers TPM_RC_FAILURE: nothing to recover */
+	assert_quote_fails(tpm, pem, KL_AGENT_TPM_ERROR_FAILED);
+	values = kl_tpm_read_pcrs(tpm, 1u << 16, TPM2_ALG_SHA256, &error);
+	g_assert_error(error, KL_AGENT_TPM_ERROR, KL_AGENT_TPM_ERROR_FAILED);
+	g_assert_nonnull(strstr(error->message, "TPM2_PCR_Read"));
+	g_assert_null(values);
+	g_clear_error(&error);
+	assert_quote_fails(tpm, pem, KL_AGENT_TPM_ERROR_FAILED);
+
+	swtpm_ioctl(swtpm, "-i");
+	assert_quote_works(tpm, pem, flags);
+	assert_quote_works(tpm, pem, flags);
+
+	/* a power cycle the agent did not see fail: the first command starts it */
+	swtpm_ioctl(swtpm, "--stop");
+	swtpm_ioctl(swtpm, "-i");
+	assert_activates(tpm);
+	assert_quote_works(tpm, pem, flags);
+}
+
+static void
+test_recovery_power_cycle_rsa(void)
+{
+	check_power_cycle(TPM2_ALG_RSA, 0, TPM2_ALG_RSASSA, KL_QUOTE_VERIFY_FLAG_NONE);
+}
+
+static void
+test_recovery_power_cycle_persistent(void)
+{
+	check_power_cycle(TPM2_ALG_ECC,
+			  KL_TEST_SWTPM_EK_HANDLE_ECC,
+			  TPM2_ALG_ECDSA,
+			  KL_QUOTE_VERIFY_FLAG_NONE);
+}
+
+/* swtpm itself goes away: the connection is dropped, and made again once
+ * swtpm is back on the same port and state. */
+static void
+check_restart(guint32 ek_handle)
+{
+	g_autoptr(KlTestSwtpm) swtpm = NULL;
+	g_autoptr(KlTpm) tpm = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *pem = nk_pem_new();
+	g_autofree gchar *quote = NULL;
+	KlTpmOptions options;
+
+	if (skip_without_swtpm_ioctl())
+		return;
+	swtpm = swtpm_new();
+	options_init(&options, swtpm);
+	options.ek_handle = ek_handle;
+	tpm = tpm_new(&options);
+	assert_quote_works(tpm, pem, KL_QUOTE_VERIFY_FLAG_NONE);
+
+	swtpm_ioctl(swtpm, "-s");
+	assert_quote_fails(tpm, pem, KL_AGENT_TPM_ERROR_CONNECTION);
+	g_assert_null(kl_tpm_esys_get_context(KL_TPM_ESYS(tpm)));
+	/* one reconnection per call, refused at once while swtpm is away */
+	assert_quote_fails(tpm, pem, KL_AGENT_TPM_ERROR_CONNECTION);
+	g_assert_null(kl_tpm_esys_get_context(KL_TPM_ESYS(tpm)));
+
+	swtpm_restart(swtpm);
+	assert_quote_works(tpm, pem, KL_QUOTE_VERIFY_FLAG_NONE);
+	assert_activates(tpm);
+
+	/* restarted behind the agent's back: a call may still find the old
+	 * connection, and fails then; the one after works either way */
+	swtpm_restart(swtpm);
+	quote = kl_tpm_identity_quote(tpm, TEST_NONCE, pem, &error);
+	if (quote == NULL) {
+		g_assert_error(error, KL_AGENT_TPM_ERROR, KL_AGENT_TPM_ERROR_CONNECTION);
+		g_clear_error(&error);
+	}
+	assert_quote_works(tpm, pem, KL_QUOTE_VERIFY_FLAG_NONE);
+}
+
+static void
+test_recovery_restart(void)
+{
+	check_restart(0);
+}
+
+static void
+test_recovery_restart_persistent(void)
+{
+	check_restart(KL_TEST_SWTPM_EK_HANDLE_RSA);
+}
+
+/* g_test_expect_message() does not see structured logging on GLib 2.74:
+ * the service's "TPM: ..." warnings are counted here while a test expects
+ * them (rest_warnings != G_MAXUINT); any other warning stays fatal. */
+static guint rest_warnings = G_MAXUINT;
+
+static GLogWriterOutput
+rest_warning_writer(GLogLevelFlags level,
+		    const GLogField *fields,
+		    gsize n_fields,
+		    gpointer user_data)
+{
+	const gchar *domain = NULL;
+	const gchar *message = NULL;
+
+	for (gsize i = 0; i < n_fields; i++) {
+		if (g_str_equal(fields[i].key, "GLIB_DOMAIN"))
+			domain = fields[i].value;
+		else if (g_str_equal(fields[i].key, "MESSAGE"))
+			message = fields[i].value;
+	}
+	if (rest_warnings != G_MAXUINT && (level & G_LOG_LEVEL_WARNING) != 0 &&
+	    g_strcmp0(domain, "KlAgent") == 0 && message != NULL &&
+	    g_str_has_prefix(message, "TPM: ")) {
+		g_test_message("service warned: %s", message);
+		rest_warnings++;
+		return G_LOG_WRITER_HANDLED;
+	}
+	return g_log_writer_default(level, fields, n_fields, user_data);
+}
+
+typedef struct {
+	GBytes *body;
+	GError *error;
+	gpointer done;
+} TestHttpResult;
+
+static void
+http_send_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	TestHttpResult *result = user_data;
+
+	result->body = soup_session_send_and_read_finish(SOUP_SESSION(source), res, &result->error);
+	result->done = GINT_TO_POINTER(1);
+}
+
+/* GET @url: the HTTP status, the envelope's status text and results. */
+static guint
+http_get(SoupSession *session, const gchar *url, gchar **status, JsonObject **results)
+{
+	g_autoptr(SoupMessage) msg = soup_message_new("GET", url);
+	g_autoptr(GError) error = NULL;
+	TestHttpResult result = {NULL, NULL, NULL};
+	const gchar *data;
+	gsize length = 0;
+	guint code = 0;
+
+	/* no keep-alive: the server is done with each connection at once */
+	soup_message_headers_append(soup_message_get_request_headers(msg), "Connection", "close");
+	soup_session_send_and_read_async(session,
+					 msg,
+					 G_PRIORITY_DEFAULT,
+					 NULL,
+					 http_send_cb,
+					 &result);
+	g_assert_true(kl_test_wait_for_pointer(&result.done, TEST_HTTP_TIMEOUT_MS));
+	g_assert_no_error(result.error);
+	data = g_bytes_get_data(result.body, &length);
+	g_assert_true(
+		kl_json_envelope_parse(data, length, 1 << 20, &code, status, results, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(code, ==, soup_message_get_status(msg));
+	g_bytes_unref(result.body);
+	return code;
+}
+
+static gboolean
+never(gpointer user_data)
+{
+	return FALSE;
+}
+
+static void
+assert_rest_quote_works(KlTpm *tpm, SoupSession *session, const gchar *url, const gchar *pem)
+{
+	g_autofree gchar *status = NULL;
+	g_autoptr(JsonObject) results = NULL;
+
+	g_assert_cmpuint(http_get(session, url, &status, &results), ==, 200);
+	g_assert_cmpstr(status, ==, "Success");
+	g_assert_cmpstr(json_object_get_string_member(results, "pubkey"), ==, pem);
+	assert_quote_verifies(tpm,
+			      json_object_get_string_member(results, "quote"),
+			      "abc",
+			      0,
+			      pem,
+			      KL_QUOTE_VERIFY_FLAG_NONE);
+}
+
+static void
+assert_rest_quote_fails(SoupSession *session, const gchar *url)
+{
+	g_autofree gchar *status = NULL;
+	g_autoptr(JsonObject) results = NULL;
+
+	rest_warnings = 0;
+	g_assert_cmpuint(http_get(session, url, &status, &results), ==, 500);
+	g_assert_cmpuint(rest_warnings, ==, 1);
+	rest_warnings = G_MAXUINT;
+	g_assert_cmpstr(status, ==, "Unable to retrieve quote");
+}
+
+static void
+test_recovery_rest(void)
+{
+	g_autoptr(KlTestSwtpm) swtpm = NULL;
+	g_autoptr(KlTpm) tpm = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(EVP_PKEY) nk = NULL;
+	g_autoptr(KlAgentService) service = NULL;
+	g_autoptr(KlHttpServer) server = NULL;
+	g_autoptr(SoupSession) session = NULL;
+	g_autofree gchar *base = NULL;
+	g_autofree gchar *url = NULL;
+	KlTpmOptions options;
+	KlAgentServiceOptions service_options = {0};
+	KlHttpServerOptions server_options = {.ip = "127.0.0.1", .tls = FALSE};
+	const gchar *pem;
+
+	if (skip_without_swtpm_ioctl())
+		return;
+	swtpm = swtpm_new();
+	options_init(&options, swtpm);
+	tpm = tpm_new(&options);
+	nk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	g_assert_nonnull(nk);
+	service_options.agent_id = "d432fbb3-d2f1-4a97-9ef7-75bd81c00000";
+	service_options.tpm = tpm;
+	service_options.nk = nk;
+	service = kl_agent_service_new(&service_options, &error);
+	g_assert_no_error(error);
+	pem = kl_agent_service_get_nk_pem(service);
+	server = kl_http_server_new(kl_agent_service_get_router(service), &server_options, &error);
+	g_assert_no_error(error);
+	g_assert_true(kl_http_server_listen(server, &error));
+	g_assert_no_error(error);
+	base = kl_http_server_get_url(server);
+	url = g_strdup_printf("%s/v2.6/quotes/identity?nonce=abc", base);
+	session = soup_session_new();
+
+	assert_rest_quote_works(tpm, session, url, pem);
+	swtpm_ioctl(swtpm, "--stop");
+	assert_rest_quote_fails(session, url);
+	assert_rest_quote_fails(session, url);
+	swtpm_ioctl(swtpm, "-i");
+	assert_rest_quote_works(tpm, session, url, pem);
+
+	swtpm_ioctl(swtpm, "-s");
+	assert_rest_quote_fails(session, url);
+	swtpm_restart(swtpm);
+	assert_rest_quote_works(tpm, session, url, pem);
+
+	/* the server (its guard) lets go of a connection the client closed
+	 * from the main loop, before the server goes */
+	g_clear_object(&session);
+	kl_test_wait_for(never, NULL, 300);
+	g_clear_object(&server);
+	kl_test_wait_for(never, NULL, 100);
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
+	g_log_set_writer_func(rest_warning_writer, NULL, NULL);
 	g_test_add_func("/agent-tpm/ek/rsa", test_ek_rsa);
 	g_test_add_func("/agent-tpm/ek/ecc", test_ek_ecc);
 	g_test_add_func("/agent-tpm/ek/errors", test_ek_errors);
@@ -651,5 +1065,12 @@ main(int argc, char **argv)
 	g_test_add_func("/agent-tpm/quote/rsapss", test_quote_rsapss);
 	g_test_add_func("/agent-tpm/quote/ecdsa", test_quote_ecdsa);
 	g_test_add_func("/agent-tpm/quote/many-pcrs", test_quote_many_pcrs);
+	g_test_add_func("/agent-tpm/recovery/rc-classes", test_rc_classes);
+	g_test_add_func("/agent-tpm/recovery/power-cycle/rsa", test_recovery_power_cycle_rsa);
+	g_test_add_func("/agent-tpm/recovery/power-cycle/persistent",
+			test_recovery_power_cycle_persistent);
+	g_test_add_func("/agent-tpm/recovery/restart/generated", test_recovery_restart);
+	g_test_add_func("/agent-tpm/recovery/restart/persistent", test_recovery_restart_persistent);
+	g_test_add_func("/agent-tpm/recovery/rest", test_recovery_rest);
 	return g_test_run();
 }
