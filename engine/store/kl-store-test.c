@@ -393,6 +393,80 @@ test_store_migrate_foreign(void)
 	g_assert_error(error, KL_STORE_ERROR, KL_STORE_ERROR_SCHEMA);
 }
 
+/* Upstream's file: its tables and no version; adopted when all are known. */
+static const KlStoreMigration adopt_migrations[] = {
+	{"CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);"
+	 "CREATE TABLE IF NOT EXISTS kl_extra (id INTEGER PRIMARY KEY)",
+	 NULL},
+};
+
+static void
+test_store_adopt(void)
+{
+	g_autoptr(KlTestDir) dir = kl_test_dir_new();
+	g_autofree gchar *path = kl_test_dir_build(dir, "up.sqlite", NULL);
+	g_autofree gchar *other = kl_test_dir_build(dir, "other.sqlite", NULL);
+	g_autofree gchar *empty = kl_test_dir_build(dir, "empty.sqlite", NULL);
+	const gchar *const known[] = {"items", "alembic_version", NULL};
+	g_autoptr(KlStore) store = open_ok(path);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(kl_store_exec(store,
+				    "CREATE TABLE alembic_version (version_num VARCHAR(32));"
+				    "CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+				    "name TEXT NOT NULL);"
+				    "INSERT INTO items (name) VALUES ('upstream')",
+				    "upstream's tables",
+				    &error));
+	g_assert_no_error(error);
+	/* sqlite_sequence (from AUTOINCREMENT) is sqlite's, not a stranger's. */
+	g_assert_cmpint(
+		query_int(store,
+			  "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'"),
+		==,
+		1);
+	g_assert_true(kl_store_adopt(store, "test", known, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(get_version(store), ==, 0);
+	g_assert_true(kl_store_migrate(store, "test", adopt_migrations, 1, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(get_version(store), ==, 1);
+	g_assert_cmpint(query_int(store, "SELECT count(*) FROM items WHERE name = 'upstream'"),
+			==,
+			1);
+	/* Once versioned, adopting again changes nothing. */
+	g_assert_true(kl_store_adopt(store, "test", known, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(get_version(store), ==, 1);
+
+	/* An unknown table: refused, and nothing is written. */
+	g_clear_pointer(&store, kl_store_free);
+	store = open_ok(other);
+	g_assert_true(kl_store_exec(store,
+				    "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT);"
+				    "CREATE TABLE registrarmain (agent_id TEXT)",
+				    "tables",
+				    NULL));
+	g_assert_false(kl_store_adopt(store, "test", known, &error));
+	g_assert_error(error, KL_STORE_ERROR, KL_STORE_ERROR_SCHEMA);
+	g_assert_nonnull(strstr(error->message, "registrarmain"));
+	g_clear_error(&error);
+	g_assert_cmpint(
+		query_int(store, "SELECT count(*) FROM sqlite_master WHERE name = 'kl_schema'"),
+		==,
+		0);
+
+	/* An empty file is left for the migrations to create. */
+	g_clear_pointer(&store, kl_store_free);
+	store = open_ok(empty);
+	g_assert_true(kl_store_adopt(store, "test", known, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(query_int(store, "SELECT count(*) FROM sqlite_master"), ==, 0);
+	g_assert_true(kl_store_migrate(store, "test", adopt_migrations, 1, NULL, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(get_version(store), ==, 1);
+}
+
 static KlStore *
 open_items(KlTestDir *dir, const gchar *name)
 {
@@ -1030,6 +1104,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/migrate/newer", test_store_migrate_newer);
 	g_test_add_func("/store/migrate/failed", test_store_migrate_failed);
 	g_test_add_func("/store/migrate/foreign", test_store_migrate_foreign);
+	g_test_add_func("/store/adopt", test_store_adopt);
 	g_test_add_func("/store/transaction", test_store_transaction);
 	g_test_add_func("/store/query", test_store_query);
 	g_test_add_func("/store/query/errors", test_store_query_errors);

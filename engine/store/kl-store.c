@@ -512,6 +512,27 @@ kl_store_get_version(KlStore *self, const gchar *schema_name, guint *version, GE
 	return kl_store_read_schema(self, schema_name, &exists, version, error);
 }
 
+static gboolean
+kl_store_write_schema(KlStore *self, const gchar *schema_name, GError **error)
+{
+	g_autoptr(KlStoreQuery) query = NULL;
+
+	if (!kl_store_exec(self,
+			   "CREATE TABLE kl_schema (id INTEGER PRIMARY KEY CHECK (id = 1), "
+			   "name TEXT NOT NULL, version INTEGER NOT NULL CHECK (version >= 0))",
+			   "creating the schema version table",
+			   error))
+		return FALSE;
+	query = kl_store_query_new(self,
+				   "INSERT INTO kl_schema (id, name, version) VALUES (1, ?1, 0)",
+				   "writing the schema version",
+				   error);
+	if (query == NULL)
+		return FALSE;
+	kl_store_query_bind_text(query, 1, schema_name);
+	return kl_store_query_exec(query, error);
+}
+
 /* Only a database with no tables at all may become ours. */
 static gboolean
 kl_store_create_schema(KlStore *self, const gchar *schema_name, GError **error)
@@ -534,20 +555,83 @@ kl_store_create_schema(KlStore *self, const gchar *schema_name, GError **error)
 		return FALSE;
 	}
 	g_clear_pointer(&query, kl_store_query_free);
-	if (!kl_store_exec(self,
-			   "CREATE TABLE kl_schema (id INTEGER PRIMARY KEY CHECK (id = 1), "
-			   "name TEXT NOT NULL, version INTEGER NOT NULL CHECK (version >= 0))",
-			   "creating the schema version table",
-			   error))
-		return FALSE;
+	return kl_store_write_schema(self, schema_name, error);
+}
+
+/*
+ * Upstream's file has its tables (and Alembic's) but no kl_schema.  Every
+ * table must be one the caller knows, so that another program's file is
+ * still refused; sqlite's own tables (sqlite_sequence, sqlite_stat1) are
+ * not counted.  Names of tables are not secrets and go into the error.
+ */
+static gboolean
+kl_store_adopt_tables(KlStore *self,
+		      const gchar *schema_name,
+		      const gchar *const *tables,
+		      GError **error)
+{
+	g_autoptr(KlStoreQuery) query = NULL;
+	guint n_tables = 0;
+
 	query = kl_store_query_new(self,
-				   "INSERT INTO kl_schema (id, name, version) VALUES (1, ?1, 0)",
-				   "writing the schema version",
+				   "SELECT name FROM sqlite_master WHERE type = 'table' AND "
+				   "name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+				   "listing tables",
 				   error);
 	if (query == NULL)
 		return FALSE;
-	kl_store_query_bind_text(query, 1, schema_name);
-	return kl_store_query_exec(query, error);
+	for (;;) {
+		gboolean has_row = FALSE;
+		const gchar *name;
+
+		if (!kl_store_query_step(query, &has_row, error))
+			return FALSE;
+		if (!has_row)
+			break;
+		name = kl_store_query_get_text(query, 0);
+		if (name == NULL || !g_strv_contains(tables, name)) {
+			g_set_error(error,
+				    KL_STORE_ERROR,
+				    KL_STORE_ERROR_SCHEMA,
+				    "%s has table %s, which schema %s does not know",
+				    self->path,
+				    name != NULL ? name : "(null)",
+				    schema_name);
+			return FALSE;
+		}
+		n_tables++;
+	}
+	g_clear_pointer(&query, kl_store_query_free);
+	/* An empty file is left to kl_store_migrate(), which creates it anew. */
+	if (n_tables == 0)
+		return TRUE;
+	if (!kl_store_write_schema(self, schema_name, error))
+		return FALSE;
+	g_info("%s: adopting the tables of another program as schema %s", self->path, schema_name);
+	return TRUE;
+}
+
+gboolean
+kl_store_adopt(KlStore *self, const gchar *schema_name, const gchar *const *tables, GError **error)
+{
+	g_autoptr(KlStoreTransaction) tx = NULL;
+	gboolean exists = FALSE;
+	guint version = 0;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(schema_name != NULL, FALSE);
+	g_return_val_if_fail(tables != NULL, FALSE);
+
+	tx = kl_store_transaction_begin(self, error);
+	if (tx == NULL)
+		return FALSE;
+	if (!kl_store_read_schema(self, schema_name, &exists, &version, error))
+		return FALSE;
+	if (!exists && !kl_store_adopt_tables(self, schema_name, tables, error)) {
+		g_prefix_error(error, "adopting %s: ", self->path);
+		return FALSE;
+	}
+	return kl_store_transaction_commit(tx, error);
 }
 
 /* One step in one transaction with its version bump; re-reads the version

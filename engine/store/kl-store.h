@@ -69,6 +69,15 @@ gboolean kl_store_migrate(KlStore *self,
 			  guint n_migrations,
 			  gpointer user_data,
 			  GError **error);
+/*
+ * A file another program made (upstream Keylime's cv_data.sqlite) becomes
+ * @schema_name at version 0 when it has no schema version yet and each of
+ * its tables is named in @tables; the migrations then run over it, so they
+ * must create those tables IF NOT EXISTS.  Call before kl_store_migrate();
+ * a file with a version, or with no tables, is left as it is.
+ */
+gboolean
+kl_store_adopt(KlStore *self, const gchar *schema_name, const gchar *const *tables, GError **error);
 gboolean
 kl_store_get_version(KlStore *self, const gchar *schema_name, guint *version, GError **error);
 
