@@ -103,7 +103,7 @@ typedef struct {
 	gchar *learned_keyrings;     /* upstream's learned_ima_keyrings JSON; nullable */
 	KlQuoteClockInfo clock_info; /* kl_quote_clock_info_init() before the first quote */
 	guint64 attestation_count;
-	KlSeverityPolicy *severity; /* nullable: upstream's defaults */
+	KlSeverityPolicy *severity; /* nullable: upstream's defaults, parsed per round: pass one */
 } KlAttestationInput;
 
 KlAttestationInput *kl_attestation_input_new(void); /* fresh state, defaults */
