@@ -38,6 +38,7 @@ static const struct {
 } module_domains[] = {
 	{"kl-api-version-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-config-error-quark", KL_ERROR_INVALID_ARGUMENT},
+	{"kl-attestation-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-crypto-error-quark", KL_ERROR_INTERNAL},
 	{"kl-eventlog-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-ima-error-quark", KL_ERROR_INVALID_ARGUMENT},
