@@ -32,6 +32,13 @@ static const KlStoreMigration kl_registrar_store_migrations[] = {
 	 NULL},
 };
 
+/* upstream's registrar database: its table and alembic's bookkeeping */
+static const gchar *const kl_registrar_store_known_tables[] = {
+	"registrarmain",
+	"alembic_version",
+	NULL,
+};
+
 KlRegistrarStore *
 kl_registrar_store_open(const gchar *path, GError **error)
 {
@@ -44,7 +51,8 @@ kl_registrar_store_open(const gchar *path, GError **error)
 	store = kl_store_open(path, error);
 	if (store == NULL)
 		return NULL;
-	if (!kl_store_migrate(store,
+	if (!kl_store_adopt(store, "registrar", kl_registrar_store_known_tables, error) ||
+	    !kl_store_migrate(store,
 			      "registrar",
 			      kl_registrar_store_migrations,
 			      G_N_ELEMENTS(kl_registrar_store_migrations),

@@ -398,6 +398,35 @@ def crash_leaves_no_half_written_record():
 
 
 @test
+def adopts_upstream_reg_data_sqlite():
+    """A database upstream's registrar made (alembic-managed) is served as is."""
+    directory = os.path.join(WORK, "upstream")
+    os.makedirs(directory)
+    db = sqlite3.connect(os.path.join(directory, "reg_data.sqlite"))
+    db.executescript("""
+        CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
+        INSERT INTO alembic_version VALUES ('eb869a77abd1');
+        CREATE TABLE registrarmain (agent_id VARCHAR(80) NOT NULL PRIMARY KEY,
+            key VARCHAR(45), aik_tpm VARCHAR(500), ekcert VARCHAR(2048),
+            ek_tpm VARCHAR(500), iak_tpm VARCHAR(500), idevid_tpm VARCHAR(500),
+            iak_cert VARCHAR(2048), idevid_cert VARCHAR(2048), mtls_cert VARCHAR(2048),
+            virtual INTEGER, ip VARCHAR(15), port INTEGER, active INTEGER,
+            provider_keys TEXT, regcount INTEGER);""")
+    db.execute("INSERT INTO registrarmain (agent_id, aik_tpm, ek_tpm, active, regcount, ip, "
+               "port) VALUES ('upstream-agent', ?, ?, 1, 3, '10.0.0.1', 9002)",
+               (BODY["aik_tpm"], BODY["ek_tpm"]))
+    db.commit()
+    db.close()
+    other = kltest.Registrar(REGISTRAR, directory)
+    try:
+        status, env = other.request("GET", "/v2.6/agents/upstream-agent", tls=True)
+        assert status == 200 and env["results"]["regcount"] == 3, env
+        assert env["results"]["aik_tpm"] == BODY["aik_tpm"], env
+    finally:
+        assert other.stop() == 0
+
+
+@test
 def clean_stop():
     rc = REG.stop()
     assert rc == 0, rc
