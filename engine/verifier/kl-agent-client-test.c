@@ -743,9 +743,14 @@ kl_test_big_reply(KlTestFakeMode mode, guint64 max_response_size)
 	kl_test_assert_class(&outcome, KL_AGENT_CLIENT_RESULT_FATAL);
 	g_assert_nonnull(strstr(outcome.error->message, "too large"));
 	g_test_message("peak RSS grew by %" G_GUINT64_FORMAT " KiB", peak_kib - before_kib);
+#ifdef __SANITIZE_ADDRESS__
+	/* ASan's quarantine keeps every freed TLS record buffer resident */
+	g_test_message("peak RSS not checked under AddressSanitizer");
+#else
 	/* generous: the limit plus buffers, never the 200 MB */
 	g_assert_cmpuint(peak_kib, <, before_kib + 64 * 1024 + options.max_response_size / 1024);
 	g_assert_cmpuint(peak_kib - before_kib, <, KL_TEST_BIG_BODY / 1024 / 2);
+#endif
 	kl_test_fake_stop(fake);
 }
 
@@ -893,6 +898,13 @@ test_agent_client_fleet(void)
 	KlTestFleet fleet = {0};
 	gint64 started;
 
+#ifdef __SANITIZE_ADDRESS__
+	/* with the suite's ASAN_OPTIONS a soft quote takes most of a second on
+	 * the one thread the ten agents share, and their 10 s handshake limit
+	 * drops new connections: what is measured is then the sanitizer */
+	g_test_skip("too slow under AddressSanitizer; fleet-concurrent covers the client");
+	return;
+#endif
 	for (guint i = 0; i < KL_TEST_FLEET_AGENTS; i++) {
 		KlTestAgent *agent = kl_test_agent_new(&counters);
 		g_ptr_array_add(agents, agent);
