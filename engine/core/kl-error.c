@@ -36,6 +36,7 @@ static const struct {
 	const gchar *quark_name;
 	KlError code;
 } module_domains[] = {
+	{"kl-agent-client-error-quark", KL_ERROR_UNAVAILABLE},
 	{"kl-api-version-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-config-error-quark", KL_ERROR_INVALID_ARGUMENT},
 	{"kl-attestation-error-quark", KL_ERROR_INVALID_ARGUMENT},

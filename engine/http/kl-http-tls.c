@@ -13,6 +13,7 @@
 /* object data keys */
 #define KL_HTTP_PEER_CERTIFICATE_KEY "kl-http-peer-certificate"
 #define KL_HTTP_REQUIRE_CLIENT_KEY   "kl-http-require-client-certificate"
+#define KL_HTTP_PIN_REFUSED_KEY	     "kl-http-pin-refused"
 
 GTlsDatabase *
 kl_http_tls_database_new(const gchar *ca_path, GError **error)
@@ -149,6 +150,22 @@ kl_http_client_session_new(const gchar *ca_path, GError **error)
 	return soup_session_new_with_options("tls-database", ca, NULL);
 }
 
+/* A certificate and its private key from PEM files, loaded once. */
+GTlsCertificate *
+kl_http_tls_certificate_new(const gchar *cert_path, const gchar *key_path, GError **error)
+{
+	GTlsCertificate *cert;
+
+	g_return_val_if_fail(cert_path != NULL, NULL);
+	g_return_val_if_fail(key_path != NULL, NULL);
+	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+	cert = g_tls_certificate_new_from_files(cert_path, key_path, error);
+	if (cert == NULL)
+		g_prefix_error(error, "client certificate %s with key %s: ", cert_path, key_path);
+	return cert;
+}
+
 gboolean
 kl_http_message_set_client_certificate(SoupMessage *msg,
 				       const gchar *cert_path,
@@ -158,15 +175,66 @@ kl_http_message_set_client_certificate(SoupMessage *msg,
 	g_autoptr(GTlsCertificate) cert = NULL;
 
 	g_return_val_if_fail(SOUP_IS_MESSAGE(msg), FALSE);
-	g_return_val_if_fail(cert_path != NULL, FALSE);
-	g_return_val_if_fail(key_path != NULL, FALSE);
-	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
 
-	cert = g_tls_certificate_new_from_files(cert_path, key_path, error);
-	if (cert == NULL) {
-		g_prefix_error(error, "client certificate %s with key %s: ", cert_path, key_path);
+	cert = kl_http_tls_certificate_new(cert_path, key_path, error);
+	if (cert == NULL)
 		return FALSE;
-	}
 	soup_message_set_tls_client_certificate(msg, cert);
 	return TRUE;
+}
+
+static gboolean
+kl_http_message_pinned_accept_cb(SoupMessage *msg,
+				 GTlsCertificate *peer,
+				 GTlsCertificateFlags errors,
+				 gpointer user_data)
+{
+	GTlsCertificate *pinned = G_TLS_CERTIFICATE(user_data);
+
+	/* the pin stands for the CA and the host name check (check_hostname
+	 * off upstream); the validity period still counts, as it does for
+	 * OpenSSL with the certificate as its only CA */
+	errors &= ~(G_TLS_CERTIFICATE_UNKNOWN_CA | G_TLS_CERTIFICATE_BAD_IDENTITY);
+	if (errors == 0 && peer != NULL && g_tls_certificate_is_same(peer, pinned))
+		return TRUE;
+	g_debug("refusing server certificate: %s",
+		errors != 0 ? "not valid now" : "not the pinned certificate");
+	g_object_set_data(G_OBJECT(msg), KL_HTTP_PIN_REFUSED_KEY, GINT_TO_POINTER(1));
+	return FALSE;
+}
+
+/* Accepts exactly @pinned as the server's certificate for @msg. */
+void
+kl_http_message_pin_certificate(SoupMessage *msg, GTlsCertificate *pinned)
+{
+	g_return_if_fail(SOUP_IS_MESSAGE(msg));
+	g_return_if_fail(G_IS_TLS_CERTIFICATE(pinned));
+
+	g_signal_connect_data(msg,
+			      "accept-certificate",
+			      G_CALLBACK(kl_http_message_pinned_accept_cb),
+			      g_object_ref(pinned),
+			      (GClosureNotify)(void (*)(void))g_object_unref,
+			      0);
+}
+
+/* Whether the handshake failed because of the pin. */
+gboolean
+kl_http_message_pin_refused(SoupMessage *msg)
+{
+	g_return_val_if_fail(SOUP_IS_MESSAGE(msg), FALSE);
+	return g_object_get_data(G_OBJECT(msg), KL_HTTP_PIN_REFUSED_KEY) != NULL;
+}
+
+/* After the response headers: the connection's peer is @pinned. */
+gboolean
+kl_http_message_peer_is_pinned(SoupMessage *msg, GTlsCertificate *pinned)
+{
+	GTlsCertificate *peer;
+
+	g_return_val_if_fail(SOUP_IS_MESSAGE(msg), FALSE);
+	g_return_val_if_fail(G_IS_TLS_CERTIFICATE(pinned), FALSE);
+
+	peer = soup_message_get_tls_peer_certificate(msg);
+	return peer != NULL && g_tls_certificate_is_same(peer, pinned);
 }
