@@ -1137,6 +1137,9 @@ main(int argc, char **argv)
 	g_test_add_func("/verifier-store/adopt-upstream", test_adopt_upstream);
 	g_test_add_func("/verifier-store/reopen", test_reopen);
 	g_test_add_func("/verifier-store/crash", test_crash);
-	g_test_add_func("/verifier-store/progress-performance", test_progress_performance);
+	/* a measurement, not a check: only with -m perf (speed targets live
+	 * in tests/bench) */
+	if (g_test_perf())
+		g_test_add_func("/verifier-store/progress-performance", test_progress_performance);
 	return g_test_run();
 }
