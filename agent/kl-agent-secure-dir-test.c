@@ -368,7 +368,7 @@ test_mount_wrong_fs(MountFixture *fx, gconstpointer user_data)
 	source = kl_test_dir_build(fx->dir, "source", NULL);
 	g_assert_cmpint(g_mkdir(source, 0700), ==, 0);
 	g_assert_cmpint(g_mkdir(fx->secure, 0700), ==, 0);
-	g_assert_cmpint(mount(source, fx->secure, NULL, MS_BIND, NULL), ==, 0);
+	g_assert_cmpint(mount(source, fx->secure, "none", MS_BIND, NULL), ==, 0);
 	g_assert_true(kl_agent_secure_dir_is_mount_point(fx->secure, &is_mount, &is_tmpfs, &error));
 	g_assert_true(is_mount);
 	if (is_tmpfs) {
