@@ -331,6 +331,136 @@ test_quote_errors(void)
 	g_assert_null(quote);
 }
 
+/* A TPM whose PCR 16 is reset once between the NK binding and the first
+ * quote, as a power cycle or another client of a shared TPM would do. */
+#define KL_TYPE_TEST_LOSSY_TPM (kl_test_lossy_tpm_get_type())
+G_DECLARE_FINAL_TYPE(KlTestLossyTpm, kl_test_lossy_tpm, KL, TEST_LOSSY_TPM, KlTpm)
+
+struct _KlTestLossyTpm {
+	KlTpm parent_instance;
+	KlTpm *inner;
+	guint quotes;
+	guint resets_left;
+};
+
+G_DEFINE_TYPE(KlTestLossyTpm, kl_test_lossy_tpm, KL_TYPE_TPM)
+
+static KlSecret *
+lossy_activate_credential(KlTpm *tpm,
+			  const TPM2B_ID_OBJECT *id_object,
+			  const TPM2B_ENCRYPTED_SECRET *secret,
+			  GError **error)
+{
+	KlTpm *inner = KL_TEST_LOSSY_TPM(tpm)->inner;
+	return KL_TPM_GET_CLASS(inner)->activate_credential(inner, id_object, secret, error);
+}
+
+static gboolean
+lossy_pcr_reset(KlTpm *tpm, guint pcr, GError **error)
+{
+	KlTpm *inner = KL_TEST_LOSSY_TPM(tpm)->inner;
+	return KL_TPM_GET_CLASS(inner)->pcr_reset(inner, pcr, error);
+}
+
+static gboolean
+lossy_pcr_extend(KlTpm *tpm, guint pcr, TPM2_ALG_ID bank, GBytes *digest, GError **error)
+{
+	KlTpm *inner = KL_TEST_LOSSY_TPM(tpm)->inner;
+	return KL_TPM_GET_CLASS(inner)->pcr_extend(inner, pcr, bank, digest, error);
+}
+
+static KlPcrBank *
+lossy_read_pcrs(KlTpm *tpm, guint32 mask, TPM2_ALG_ID bank, GError **error)
+{
+	KlTpm *inner = KL_TEST_LOSSY_TPM(tpm)->inner;
+	return KL_TPM_GET_CLASS(inner)->read_pcrs(inner, mask, bank, error);
+}
+
+static gboolean
+lossy_quote(KlTpm *tpm,
+	    const guint8 *nonce,
+	    gsize nonce_len,
+	    guint32 mask,
+	    TPM2_ALG_ID bank,
+	    GBytes **attest,
+	    GBytes **signature,
+	    GError **error)
+{
+	KlTestLossyTpm *self = KL_TEST_LOSSY_TPM(tpm);
+
+	self->quotes++;
+	if (self->resets_left > 0) {
+		self->resets_left--;
+		if (!KL_TPM_GET_CLASS(self->inner)->pcr_reset(self->inner, 16, error))
+			return FALSE;
+	}
+	return KL_TPM_GET_CLASS(self->inner)
+		->quote(self->inner, nonce, nonce_len, mask, bank, attest, signature, error);
+}
+
+static void
+kl_test_lossy_tpm_finalize(GObject *object)
+{
+	g_clear_object(&KL_TEST_LOSSY_TPM(object)->inner);
+	G_OBJECT_CLASS(kl_test_lossy_tpm_parent_class)->finalize(object);
+}
+
+static void
+kl_test_lossy_tpm_class_init(KlTestLossyTpmClass *klass)
+{
+	KlTpmClass *tpm_class = KL_TPM_CLASS(klass);
+
+	G_OBJECT_CLASS(klass)->finalize = kl_test_lossy_tpm_finalize;
+	tpm_class->activate_credential = lossy_activate_credential;
+	tpm_class->pcr_reset = lossy_pcr_reset;
+	tpm_class->pcr_extend = lossy_pcr_extend;
+	tpm_class->read_pcrs = lossy_read_pcrs;
+	tpm_class->quote = lossy_quote;
+}
+
+static void
+kl_test_lossy_tpm_init(KlTestLossyTpm *self)
+{
+}
+
+static void
+test_quote_rebinds_pcr16(void)
+{
+	g_autoptr(KlTestLossyTpm) tpm = g_object_new(KL_TYPE_TEST_LOSSY_TPM, NULL);
+	g_autoptr(KlQuoteKey) key = NULL;
+	g_autoptr(KlQuote) quote = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) findings =
+		g_ptr_array_new_with_free_func((GDestroyNotify)kl_finding_free);
+	g_autofree gchar *pem = nk_pem_new();
+	g_autofree gchar *text = NULL;
+
+	tpm->inner = soft_new(TPM2_ALG_RSA, TPM2_ALG_RSASSA, TPM2_ALG_SHA256);
+	tpm->resets_left = 1;
+	g_assert_true(kl_tpm_set_keys(KL_TPM(tpm),
+				      kl_tpm_get_ek_public(tpm->inner),
+				      kl_tpm_get_ek_certificate(tpm->inner),
+				      kl_tpm_get_ak_public(tpm->inner),
+				      &error));
+	g_assert_no_error(error);
+	key = kl_quote_key_new(kl_tpm_public_get_key(kl_tpm_get_ak(KL_TPM(tpm))));
+
+	text = kl_tpm_quote(KL_TPM(tpm), "nonce", 0x400, TPM2_ALG_SHA256, pem, &error);
+	g_assert_no_error(error);
+	/* the first quote showed PCR 16 without the binding: bound again */
+	g_assert_cmpuint(tpm->quotes, ==, 2);
+	quote = kl_quote_new_from_string(text, &error);
+	g_assert_no_error(error);
+	g_assert_true(kl_quote_verify(quote,
+				      key,
+				      "nonce",
+				      "sha256",
+				      KL_QUOTE_VERIFY_FLAG_NONE,
+				      findings));
+	g_assert_true(kl_quote_check_pcr16(kl_quote_get_pcr_bank(quote, "sha256"), pem, findings));
+	g_assert_cmpuint(findings->len, ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -344,5 +474,6 @@ main(int argc, char **argv)
 	g_test_add_func("/tpm-soft/quote/rsapss", test_quote_rsapss);
 	g_test_add_func("/tpm-soft/quote/ecdsa", test_quote_ecdsa);
 	g_test_add_func("/tpm-soft/quote/errors", test_quote_errors);
+	g_test_add_func("/tpm-soft/quote/rebinds-pcr16", test_quote_rebinds_pcr16);
 	return g_test_run();
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <tss2/tss2_mu.h>
 
+#include "kl-finding.h"
 #include "kl-makecredential.h"
 #include "kl-quote.h"
 #include "kl-tpm.h"
@@ -354,6 +355,16 @@ kl_tpm_bind_nk(KlTpm *self, TPM2_ALG_ID bank, const gchar *nk_pubkey_pem, GError
 	return klass->pcr_extend(self, KL_TPM_NK_PCR, bank, digest, error);
 }
 
+/* Whether PCR 16 in @values is what kl_tpm_bind_nk() made of it. */
+static gboolean
+kl_tpm_pcr16_is_bound(KlPcrBank *values, const gchar *nk_pubkey_pem)
+{
+	g_autoptr(GPtrArray) findings =
+		g_ptr_array_new_with_free_func((GDestroyNotify)kl_finding_free);
+
+	return kl_quote_check_pcr16(values, nk_pubkey_pem, findings);
+}
+
 /* Whether @values hash to the quote's pcrDigest, with the signature's hash
  * as TPM2_Quote does. */
 static gboolean
@@ -455,6 +466,15 @@ kl_tpm_quote(KlTpm *self,
 			return NULL;
 		if (!matches) {
 			g_debug("PCRs changed between quote and read, attempt %u", attempt + 1);
+			continue;
+		}
+		/* PCR 16 reset since the binding (a power cycle, or another
+		 * client of a shared TPM): a verifier would refuse this quote,
+		 * so bind again and quote again */
+		if (!kl_tpm_pcr16_is_bound(values, nk_pubkey_pem)) {
+			g_debug("PCR 16 lost the NK binding, attempt %u", attempt + 1);
+			if (!kl_tpm_bind_nk(self, bank, nk_pubkey_pem, error))
+				return NULL;
 			continue;
 		}
 		banks = g_ptr_array_new_with_free_func((GDestroyNotify)kl_pcr_bank_free);
