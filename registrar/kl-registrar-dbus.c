@@ -35,18 +35,19 @@ kl_registrar_dbus_delete_free(KlRegistrarDBusDelete *pending)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KlRegistrarDBusDelete, kl_registrar_dbus_delete_free)
 
+/* NumAgents after each change: a count, not a listing, on the
+ * registration path */
 static void
 kl_registrar_dbus_update_count(KlRegistrarDBus *self)
 {
-	g_autoptr(GPtrArray) ids = NULL;
 	g_autoptr(GError) error = NULL;
+	guint count = 0;
 
-	ids = kl_registrar_list_agents(self->registrar, &error);
-	if (ids == NULL) {
+	if (!kl_registrar_count_agents(self->registrar, &count, &error)) {
 		g_warning("counting agents: %s", error->message);
 		return;
 	}
-	kl_dbus_registrar1_manager_set_num_agents(self->manager, ids->len);
+	kl_dbus_registrar1_manager_set_num_agents(self->manager, count);
 }
 
 static gboolean

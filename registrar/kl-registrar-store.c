@@ -224,3 +224,22 @@ kl_registrar_store_list_agents(KlRegistrarStore *self, gboolean active_only, GEr
 	}
 	return g_steal_pointer(&ids);
 }
+
+gboolean
+kl_registrar_store_count_agents(KlRegistrarStore *self, guint *count, GError **error)
+{
+	g_autoptr(KlStoreQuery) query = NULL;
+	gboolean has_row = FALSE;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(count != NULL, FALSE);
+
+	query = kl_store_query_new(self->store,
+				   "SELECT count(*) FROM registrarmain",
+				   "counting agents",
+				   error);
+	if (query == NULL || !kl_store_query_step(query, &has_row, error))
+		return FALSE;
+	*count = has_row ? (guint)kl_store_query_get_int64(query, 0) : 0;
+	return TRUE;
+}

@@ -35,6 +35,8 @@ gboolean kl_registrar_store_delete_agent(KlRegistrarStore *self,
 GPtrArray *
 kl_registrar_store_list_agents(KlRegistrarStore *self, gboolean active_only, GError **error);
 
+gboolean kl_registrar_store_count_agents(KlRegistrarStore *self, guint *count, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KlRegistrarStore, kl_registrar_store_free)
 
 G_END_DECLS

@@ -478,3 +478,19 @@ kl_registrar_delete_agent(KlRegistrar *self, const gchar *agent_id, GError **err
 	g_signal_emit(self, signals[SIGNAL_AGENT_DELETED], 0, agent_id);
 	return TRUE;
 }
+
+/* Registered agents, activated or not, without listing them. */
+gboolean
+kl_registrar_count_agents(KlRegistrar *self, guint *count, GError **error)
+{
+	GError *store_error = NULL;
+
+	g_return_val_if_fail(KL_IS_REGISTRAR(self), FALSE);
+	g_return_val_if_fail(count != NULL, FALSE);
+
+	if (!kl_registrar_store_count_agents(self->store, count, &store_error)) {
+		kl_registrar_store_failed(error, store_error);
+		return FALSE;
+	}
+	return TRUE;
+}

@@ -39,6 +39,7 @@ KlRegistrarAgent *kl_registrar_get_agent(KlRegistrar *self,
 					 gboolean active_only,
 					 GError **error);
 GPtrArray *kl_registrar_list_agents(KlRegistrar *self, GError **error);
+gboolean kl_registrar_count_agents(KlRegistrar *self, guint *count, GError **error);
 gboolean kl_registrar_delete_agent(KlRegistrar *self, const gchar *agent_id, GError **error);
 
 G_END_DECLS

@@ -305,6 +305,18 @@ def gdbus_call(method, *args):
                           capture_output=True, text=True, timeout=30)
 
 
+def num_agents():
+    out = subprocess.run(["gdbus", "call", "--session", "--dest", "org.keylime.Registrar1",
+                          "--object-path", "/org/keylime/Registrar1", "--method",
+                          "org.freedesktop.DBus.Properties.Get",
+                          "org.keylime.Registrar1.Manager", "NumAgents"],
+                         capture_output=True, text=True, timeout=30, check=True)
+    listed = gdbus_call("ListAgents").stdout.count("'")
+    count = int(re.search(r"<uint32 (\d+)>", out.stdout).group(1))
+    assert count * 2 == listed, (out.stdout, listed)  # each id is quoted once
+    return count
+
+
 @test
 def dbus_list_get_delete():
     agent = "dbus-agent"
@@ -324,8 +336,10 @@ def dbus_list_get_delete():
     assert out.returncode != 0 and "org.keylime.Error.NotFound" in out.stderr, out
     out = gdbus_call("GetAgent", "bad\nid")
     assert out.returncode != 0 and "org.keylime.Error.InvalidArgument" in out.stderr, out
+    before = num_agents()
     out = gdbus_call("DeleteAgent", agent)
     assert out.returncode == 0, out
+    assert num_agents() == before - 1, (before, num_agents())
     out = gdbus_call("ListAgents")
     assert out.returncode == 0 and f"'{agent}'" not in out.stdout, out
     status, env = REG.request("GET", f"/v2.6/agents/{agent}", tls=True)
