@@ -77,6 +77,12 @@ typedef struct {
 	GTlsCertificate *mtls_cert; /* pinned; needed with mtls */
 } KlAgentTarget;
 
+/* An owned copy (strings duplicated, certificate referenced), for
+ * callers that keep targets beyond one call. */
+KlAgentTarget *kl_agent_target_copy(const KlAgentTarget *target);
+void kl_agent_target_free(KlAgentTarget *target);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KlAgentTarget, kl_agent_target_free)
+
 /* The registrar record's mtls_cert PEM, parsed once per agent. */
 GTlsCertificate *kl_agent_client_pin_new(const gchar *pem, gsize len, GError **error);
 
@@ -113,6 +119,16 @@ void kl_agent_client_post_vkey_async(KlAgentClient *self,
 				     gpointer user_data);
 gboolean
 kl_agent_client_post_vkey_finish(KlAgentClient *self, GAsyncResult *result, GError **error);
+
+/* POST /v{ver}/notifications/revocation with @transport_json (spec §9) */
+void kl_agent_client_post_revocation_async(KlAgentClient *self,
+					   const KlAgentTarget *agent,
+					   const gchar *transport_json,
+					   GCancellable *cancellable,
+					   GAsyncReadyCallback callback,
+					   gpointer user_data);
+gboolean
+kl_agent_client_post_revocation_finish(KlAgentClient *self, GAsyncResult *result, GError **error);
 
 /* GET /version (unversioned) */
 void kl_agent_client_get_version_async(KlAgentClient *self,
