@@ -23,6 +23,7 @@
 #include "kl-http-guard.h"
 
 #define KL_HTTP_GUARD_CONNECTION_KEY "kl-http-guard-connection"
+#define KL_HTTP_GUARD_TLS_ALERT	     21 /* TLS record content type */
 
 struct _KlHttpGuard {
 	gatomicrefcount ref_count;
@@ -420,6 +421,70 @@ kl_http_guard_watch_message(KlHttpGuardConnection *conn, SoupServerMessage *msg)
 				      0);
 }
 
+/*
+ * Whether a counted connection has ended without telling us: libsoup 3.2
+ * closes a keep-alive connection whose client went away between requests
+ * without a signal, and may keep its GSocket alive.  Under the mutex.
+ */
+static gboolean
+kl_http_guard_connection_is_gone_locked(KlHttpGuardConnection *conn)
+{
+	g_autoptr(GSocket) socket = g_weak_ref_get(&conn->socket);
+	GIOCondition condition;
+	gchar byte;
+	GInputVector vector = {&byte, 1};
+	gint flags = G_SOCKET_MSG_PEEK;
+
+	if (socket == NULL || g_socket_is_closed(socket))
+		return TRUE;
+	if (conn->phase != KL_HTTP_GUARD_PHASE_IDLE || conn->deadline == 0)
+		return FALSE;
+	condition = g_socket_condition_check(socket, G_IO_IN | G_IO_HUP | G_IO_ERR);
+	if (condition & (G_IO_HUP | G_IO_ERR))
+		return TRUE;
+	if ((condition & G_IO_IN) == 0)
+		return FALSE;
+	/* readable while idle: end of stream, a TLS alert record (close_notify:
+	 * requests are application data, 23, or start with a method's
+	 * letter), or the next request's bytes */
+	switch (g_socket_receive_message(socket,
+					 NULL,
+					 &vector,
+					 1,
+					 NULL,
+					 NULL,
+					 &flags,
+					 NULL,
+					 NULL)) {
+	case 0:
+		return TRUE;
+	case 1:
+		return byte == KL_HTTP_GUARD_TLS_ALERT;
+	default:
+		return FALSE;
+	}
+}
+
+/* Stops counting @peer's connections that ended unseen; under the mutex. */
+static void
+kl_http_guard_prune_client_locked(KlHttpGuard *self, const gchar *peer)
+{
+	GHashTableIter iter;
+	gpointer key;
+
+	g_hash_table_iter_init(&iter, self->open);
+	while (g_hash_table_iter_next(&iter, &key, NULL)) {
+		KlHttpGuardConnection *conn = key;
+
+		if (conn->peer == NULL || g_strcmp0(conn->peer, peer) != 0 ||
+		    !kl_http_guard_connection_is_gone_locked(conn))
+			continue;
+		conn->deadline = 0;
+		g_hash_table_iter_remove(&iter);
+		kl_http_guard_remove_client_locked(self, conn->peer);
+	}
+}
+
 /* A new connection: counted against its address and given the headers
  * timer, or shut down at once over the bound. */
 static KlHttpGuardConnection *
@@ -441,8 +506,17 @@ kl_http_guard_accept(KlHttpGuard *self, GSocket *socket, SoupServerMessage *msg)
 			g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(remote)));
 	g_mutex_lock(&self->mutex);
 	g_hash_table_add(self->open, conn);
-	if (peer != NULL && kl_http_guard_add_client_locked(self, peer))
-		conn->peer = g_steal_pointer(&peer);
+	if (peer != NULL) {
+		gboolean counted = kl_http_guard_add_client_locked(self, peer);
+
+		if (!counted) {
+			/* at the bound: some of them may have ended unseen */
+			kl_http_guard_prune_client_locked(self, peer);
+			counted = kl_http_guard_add_client_locked(self, peer);
+		}
+		if (counted)
+			conn->peer = g_steal_pointer(&peer);
+	}
 	g_mutex_unlock(&self->mutex);
 	if (conn->peer == NULL) {
 		/* over the bound, or already reset by the peer */

@@ -450,6 +450,31 @@ kl_guard_per_client_test(void)
 	g_assert_cmpuint(server->handled, ==, 3);
 }
 
+/* (3b) a client that closes its keep-alive connection after each answer
+ * (a new connection per request, as upstream's tenant does) frees its slot
+ * at once, not after the idle timeout: more requests than the bound all
+ * succeed */
+static void
+kl_guard_closed_after_response_test(void)
+{
+	KlHttpServerOptions options = {.max_connections_per_client = 4};
+	g_autoptr(KlGuardServer) server = kl_guard_server_new(&options);
+
+	for (guint i = 0; i < 12; i++) {
+		g_autoptr(KlGuardClient) client = kl_guard_client_new(server, "127.0.0.4");
+
+		kl_guard_client_send(client,
+				     "GET " KL_GUARD_ROUTE_AGENT
+				     " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+		if (!kl_test_wait_for(kl_guard_client_has_response, client, KL_GUARD_WAIT_MS))
+			g_error("request %u from one address got no answer: %u counted",
+				i + 1,
+				kl_guard_server_count(server, "127.0.0.4"));
+		g_assert_true(g_str_has_prefix(client->received->str, "HTTP/1.1 200 "));
+	}
+	g_assert_cmpuint(server->handled, ==, 12);
+}
+
 /* (4) 1000 idle connections from 20 addresses, 50 each (under the default
  * bound of 64), do not keep 200 sequential requests from being served */
 static void
@@ -557,6 +582,7 @@ main(int argc, char **argv)
 	g_test_add_func("/rest/guard/keep-alive", kl_guard_keepalive_test);
 	g_test_add_func("/rest/guard/stalled-body", kl_guard_stalled_body_test);
 	g_test_add_func("/rest/guard/per-client", kl_guard_per_client_test);
+	g_test_add_func("/rest/guard/closed-after-response", kl_guard_closed_after_response_test);
 	g_test_add_func("/rest/guard/many-idle", kl_guard_many_idle_test);
 	g_test_add_func("/rest/guard/tls-handshake", kl_guard_tls_handshake_test);
 	rc = g_test_run();
