@@ -30,9 +30,10 @@ skip() {
 	echo "ok $n # SKIP $1"
 }
 
-echo "1..6"
+echo "1..11"
 xml_files=("$SRC/data/dbus/org.keylime.Registrar1.conf" "$SRC/data/polkit/org.keylime.policy"
-	"$SRC/engine/dbus/org.keylime.Registrar1.xml")
+	"$SRC/engine/dbus/org.keylime.Registrar1.xml" "$SRC/data/dbus/org.keylime.Verifier1.conf"
+	"$SRC/engine/dbus/org.keylime.Verifier1.xml")
 if command -v xmllint >/dev/null; then
 	check "D-Bus policy, polkit policy and interface XML are well formed" \
 		xmllint --noout "${xml_files[@]}"
@@ -70,4 +71,49 @@ policy_allows() {
 			"$SRC/data/dbus/org.keylime.Registrar1.conf"
 }
 check "the bus policy lets the daemon own its name and callers reach the Manager" policy_allows
+
+# keylime_verifier: its unit (data/systemd/keylime_verifier.service.in)
+# comes with the program; until then its name is the one the code exports.
+verifier_unit="$SRC/data/systemd/keylime_verifier.service.in"
+verifier_name=org.keylime.Verifier1
+if [ -f "$verifier_unit" ]; then
+	verifier_name=$(sed -n 's/^BusName=//p' "$verifier_unit")
+fi
+check "the verifier's bus name is the activation file's Name and the code's" \
+	grep -qx "Name=$verifier_name" "$SRC/data/dbus/org.keylime.Verifier1.service.in"
+check "the verifier's activation file delegates to its unit" \
+	grep -qx "SystemdService=keylime_verifier.service" \
+	"$SRC/data/dbus/org.keylime.Verifier1.service.in"
+verifier_policy_allows() {
+	local conf="$SRC/data/dbus/org.keylime.Verifier1.conf"
+	grep -q "own=\"$verifier_name\"" "$conf" &&
+		grep -q "#define KL_VERIFIER_DBUS_NAME[[:space:]]*\"$verifier_name\"" \
+			"$SRC/engine/verifier/dbus/kl-verifier-dbus.h" &&
+		for iface in org.keylime.Verifier1.Manager org.keylime.Verifier1.Agent \
+			org.freedesktop.DBus.ObjectManager org.freedesktop.DBus.Properties; do
+			grep -q "send_interface=\"$iface\"" "$conf" || return 1
+		done
+}
+check "the verifier's bus policy lets it own its name and callers reach every interface" \
+	verifier_policy_allows
+verifier_interfaces_match() {
+	for iface in org.keylime.Verifier1.Manager org.keylime.Verifier1.Agent; do
+		grep -q "<interface name=\"$iface\">" "$SRC/engine/dbus/org.keylime.Verifier1.xml" ||
+			return 1
+	done
+}
+check "the interfaces the bus policy lets through are the ones the XML declares" \
+	verifier_interfaces_match
+verifier_actions_declared() {
+	local action
+	for action in $(sed -n 's/^#define KL_VERIFIER_DBUS_ACTION_[A-Z_]*[[:space:]]*"\(.*\)"$/\1/p' \
+		"$SRC/engine/verifier/dbus/kl-verifier-dbus.h"); do
+		grep -q "<action id=\"$action\">" "$SRC/data/polkit/org.keylime.policy" || {
+			echo "$action is not in org.keylime.policy"
+			return 1
+		}
+	done
+	[ -n "$action" ]
+}
+check "every polkit action the verifier checks is declared" verifier_actions_declared
 exit $failed
