@@ -242,6 +242,7 @@ typedef struct {
 	gchar *db_path;
 	GArray *states; /* of guint: every new state, in order */
 	guint n_failed_signals;
+	guint n_revocations;
 	GPtrArray *ids;
 } Fixture;
 
@@ -268,6 +269,19 @@ attestation_failed_cb(KlVerifier *verifier,
 	fx->n_failed_signals++;
 }
 
+static void
+revocation_cb(KlVerifier *verifier,
+	      const gchar *agent_id,
+	      gint64 time,
+	      const gchar *event_id,
+	      guint severity,
+	      const gchar *context_json,
+	      Fixture *fx)
+{
+	g_assert_nonnull(event_id);
+	fx->n_revocations++;
+}
+
 static KlVerifier *
 verifier_new(Fixture *fx, guint max_retries)
 {
@@ -290,6 +304,7 @@ verifier_new(Fixture *fx, guint max_retries)
 	g_assert_no_error(error);
 	g_signal_connect(verifier, "state-changed", G_CALLBACK(state_changed_cb), fx);
 	g_signal_connect(verifier, "attestation-failed", G_CALLBACK(attestation_failed_cb), fx);
+	g_signal_connect(verifier, "revocation", G_CALLBACK(revocation_cb), fx);
 	g_assert_true(kl_verifier_start(verifier, &error));
 	g_assert_no_error(error);
 	return verifier;
@@ -478,6 +493,18 @@ test_ima_invalid_and_neighbour(Fixture *fx, gconstpointer data)
 			named = TRUE;
 	}
 	g_assert_true(named);
+	/* one revocation, recorded in the failed agent's history */
+	g_assert_cmpuint(fx->n_revocations, ==, 1);
+	g_clear_pointer(&events, g_ptr_array_unref);
+	events = kl_verifier_list_events(fx->verifier,
+					 ID_A,
+					 KL_VERIFIER_EVENT_REVOCATION,
+					 10,
+					 &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(events->len, ==, 1);
+	g_assert_nonnull(strstr(((KlVerifierEvent *)g_ptr_array_index(events, 0))->context,
+				"\"type\": \"revocation\""));
 	/* the other agent keeps attesting */
 	{
 		g_autoptr(KlVerifierAgent) now = kl_verifier_get_agent(fx->verifier, ID_B, NULL);
@@ -769,6 +796,10 @@ main(int argc, char **argv)
 	int status;
 
 	g_test_init(&argc, &argv, NULL);
+	/* the test agents have no revocation certificate: they refuse the
+	 * notifications the verifier sends them with a warning; criticals
+	 * stay fatal */
+	g_log_set_always_fatal(G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL);
 	test_dir = kl_test_dir_new();
 	test_ca = kl_test_ca_new(test_dir, "agent", &error);
 	g_assert_no_error(error);
