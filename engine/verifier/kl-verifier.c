@@ -16,6 +16,7 @@
 #include "kl-error.h"
 #include "kl-json.h"
 #include "kl-mb-refstate.h"
+#include "kl-revocation-notifier.h"
 #include "kl-scheduler.h"
 #include "kl-tpm-policy.h"
 #include "kl-tpm-types.h"
@@ -85,6 +86,7 @@ struct _KlVerifier {
 	KlVerifierStore *store;
 	KlAgentTable *table;
 	KlAgentClient *client;
+	KlRevocationNotifier *notifier;
 	KlSeverityPolicy *severity;
 	KlScheduler *scheduler;
 	GThreadPool *pool;
@@ -111,6 +113,7 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void kl_verifier_start_round(KlVerifier *self, KlVerifierLoop *loop);
+static void kl_verifier_target_init(KlVerifierLoop *loop, KlAgentTarget *target);
 
 /* ---- options ---- */
 
@@ -453,6 +456,81 @@ kl_verifier_add_history(KlVerifier *self, KlVerifierLoop *loop, gint64 now, GPtr
 			  error->message);
 }
 
+/* A revocation or comm_error notification (spec §9) to the other agents
+ * of this verifier and the webhook, recorded in the agent's history. */
+static void
+kl_verifier_notify(KlVerifier *self,
+		   KlVerifierLoop *loop,
+		   KlRevocationType type,
+		   const gchar *event_id,
+		   guint level,
+		   const gchar *context_json)
+{
+	KlVerifierAgent *agent = loop->agent;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	const gchar *label = kl_severity_policy_get_label(self->severity, level);
+	g_autofree gchar *msg =
+		kl_revocation_message_new(type, agent, now, event_id, label, context_json);
+	g_autofree gchar *transport = NULL;
+	g_autoptr(GPtrArray) targets =
+		g_ptr_array_new_with_free_func((GDestroyNotify)kl_agent_target_free);
+	g_autoptr(GPtrArray) events =
+		g_ptr_array_new_with_free_func((GDestroyNotify)kl_verifier_event_free);
+	g_autoptr(GError) error = NULL;
+	GHashTableIter iter;
+	gpointer value;
+
+	transport = kl_revocation_transport_new(msg, agent->revocation_key, &error);
+	if (transport == NULL) {
+		g_warning("agent %s: cannot sign its revocation message: %s",
+			  agent->agent_id,
+			  error->message);
+		return;
+	}
+	g_hash_table_iter_init(&iter, self->loops);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		KlVerifierLoop *other = value;
+		KlAgentTarget target;
+		if (other == loop || other->removed || other->agent->ip == NULL)
+			continue;
+		kl_verifier_target_init(other, &target);
+		g_ptr_array_add(targets, kl_agent_target_copy(&target));
+	}
+	kl_revocation_notifier_send(self->notifier, transport, targets);
+	g_ptr_array_add(events,
+			kl_verifier_event_new(KL_VERIFIER_EVENT_REVOCATION,
+					      agent->agent_id,
+					      now,
+					      event_id,
+					      level,
+					      msg,
+					      NULL));
+	if (!kl_verifier_store_add_events(self->store, events, &error))
+		g_warning("agent %s: cannot record the revocation: %s",
+			  agent->agent_id,
+			  error->message);
+	g_signal_emit(self,
+		      signals[SIGNAL_REVOCATION],
+		      0,
+		      agent->agent_id,
+		      now,
+		      event_id,
+		      level,
+		      context_json);
+}
+
+/* the context of the first finding named @event_id */
+static const gchar *
+kl_verifier_findings_context(GPtrArray *findings, const gchar *event_id)
+{
+	for (guint i = 0; i < findings->len; i++) {
+		const KlFinding *finding = g_ptr_array_index(findings, i);
+		if (g_strcmp0(finding->event_id, event_id) == 0)
+			return finding->context_json;
+	}
+	return NULL;
+}
+
 /* process_agent for FAILED and INVALID_QUOTE (spec §3, step 2) */
 static void
 kl_verifier_fail(KlVerifier *self,
@@ -466,15 +544,25 @@ kl_verifier_fail(KlVerifier *self,
 {
 	KlVerifierAgent *agent = loop->agent;
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	gboolean increased = FALSE;
 
 	if (agent->severity_level == KL_VERIFIER_NULL || agent->severity_level < (gint64)level) {
 		agent->severity_level = level;
 		g_free(agent->last_event_id);
 		agent->last_event_id = g_strdup(event_id);
+		increased = TRUE;
 	}
 	kl_verifier_add_history(self, loop, now, findings);
 	kl_verifier_set_state(self, loop, state, reason);
 	kl_verifier_queue_progress(self, loop);
+	/* revocations only when the severity increased (spec §9) */
+	if (state == KL_VERIFIER_STATE_INVALID_QUOTE && increased)
+		kl_verifier_notify(self,
+				   loop,
+				   KL_REVOCATION_TYPE_REVOCATION,
+				   event_id,
+				   level,
+				   kl_verifier_findings_context(findings, event_id));
 	g_signal_emit(self,
 		      signals[SIGNAL_ATTESTATION_FAILED],
 		      0,
@@ -579,10 +667,12 @@ kl_verifier_call_is_current(KlVerifier *self, KlVerifierCall *call)
 static void
 kl_verifier_send_comm_error(KlVerifier *self, KlVerifierLoop *loop, const gchar *event_id)
 {
-	/* the comm_error notification goes with the revocations */
-	(void)self;
-	(void)loop;
-	(void)event_id;
+	kl_verifier_notify(self,
+			   loop,
+			   KL_REVOCATION_TYPE_COMM_ERROR,
+			   event_id,
+			   (guint)MAX(loop->agent->severity_level, 0),
+			   NULL);
 }
 
 /* a request failed with RETRYABLE: back off, or give up (spec §3, step 4) */
@@ -1287,6 +1377,7 @@ kl_verifier_finalize(GObject *object)
 	g_clear_pointer(&self->compiled[1], g_hash_table_unref);
 	g_clear_pointer(&self->scheduler, kl_scheduler_free);
 	g_clear_pointer(&self->done, g_async_queue_unref);
+	g_clear_object(&self->notifier);
 	g_clear_object(&self->client);
 	g_clear_pointer(&self->severity, kl_severity_policy_unref);
 	g_clear_pointer(&self->table, kl_agent_table_free);
@@ -1388,6 +1479,7 @@ kl_verifier_new(const KlVerifierOptions *options, KlVerifierStore *store, GError
 {
 	g_autoptr(KlVerifier) self = g_object_new(KL_TYPE_VERIFIER, NULL);
 	KlAgentClientOptions client_options;
+	KlRevocationNotifierOptions notifier_options = {0};
 	guint capacity = MAX(options->table_capacity, 1);
 
 	self->store = store;
@@ -1432,6 +1524,21 @@ kl_verifier_new(const KlVerifierOptions *options, KlVerifierStore *store, GError
 		client_options.max_in_flight = options->max_in_flight;
 	self->client = kl_agent_client_new(&client_options, error);
 	if (self->client == NULL)
+		return NULL;
+	notifier_options.to_agents = options->revocation_notifiers != NULL &&
+				     g_strv_contains(options->revocation_notifiers, "agent");
+	notifier_options.webhook_url =
+		options->revocation_notifiers != NULL &&
+				g_strv_contains(options->revocation_notifiers, "webhook") &&
+				options->webhook_url != NULL && options->webhook_url[0] != '\0'
+			? options->webhook_url
+			: NULL;
+	notifier_options.max_retries = options->max_retries;
+	notifier_options.retry_interval = options->retry_interval;
+	notifier_options.exponential_backoff = options->exponential_backoff;
+	notifier_options.request_timeout = client_options.request_timeout;
+	self->notifier = kl_revocation_notifier_new(&notifier_options, self->client, error);
+	if (self->notifier == NULL)
 		return NULL;
 	self->pool = g_thread_pool_new(kl_verifier_worker,
 				       self,
