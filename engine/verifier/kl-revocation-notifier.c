@@ -400,8 +400,11 @@ kl_revocation_webhook_read_cb(GObject *source, GAsyncResult *result, gpointer us
 
 	n = g_input_stream_read_finish(G_INPUT_STREAM(source), result, &error);
 	if (n < 0) {
+		/* the status line came: a 200 or 202 was an acceptance */
 		reason = kl_revocation_webhook_reason(hook, error);
-		kl_revocation_webhook_attempt_done(hook, SOUP_STATUS_NONE, reason);
+		kl_revocation_webhook_attempt_done(hook,
+						   soup_message_get_status(hook->msg),
+						   reason);
 		return;
 	}
 	if (n > 0 && hook->reply->len + (gsize)n <= KL_REVOCATION_WEBHOOK_MAX_REPLY) {
