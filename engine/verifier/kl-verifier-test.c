@@ -31,6 +31,7 @@
 #define MASK_NONE "{\"mask\": \"0x0\"}"
 
 static KlTestDir *test_dir;
+static const gchar *test_severity_policy; /* NULL: upstream's */
 static KlTestCa *test_ca;
 static EVP_PKEY *test_nk;
 static gchar *test_server_pem;
@@ -300,6 +301,7 @@ verifier_new(Fixture *fx, guint max_retries)
 	options.client_cert = kl_test_ca_get_client_cert_path(test_ca);
 	options.client_key = kl_test_ca_get_client_key_path(test_ca);
 	options.n_workers = 2;
+	options.severity_policy = test_severity_policy;
 	verifier = kl_verifier_new(&options, store, &error);
 	g_assert_no_error(error);
 	g_signal_connect(verifier, "state-changed", G_CALLBACK(state_changed_cb), fx);
@@ -513,6 +515,47 @@ test_ima_invalid_and_neighbour(Fixture *fx, gconstpointer data)
 			   KL_VERIFIER_STATE_GET_QUOTE,
 			   now->attestation_count + 2);
 	}
+}
+
+/* a custom severity_policy gives IMA failures a lower label: polling
+ * goes on, and the revocation is sent once (the severity did not grow) */
+static void
+test_lower_severity_keeps_polling(Fixture *fx, gconstpointer data)
+{
+	const gchar *allowed[] = {"/usr/bin/good", NULL};
+	g_autofree gchar *policy = policy_b64(allowed);
+	g_autoptr(Agent) agent = agent_new(ID_A);
+	g_autoptr(JsonObject) body = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KlVerifierAgent) got = NULL;
+	g_autoptr(GPtrArray) events = NULL;
+
+	test_severity_policy = "[{'event_id': 'ima.*', 'severity_label': 'warning'}]";
+	g_clear_object(&fx->verifier);
+	fx->verifier = verifier_new(fx, 2);
+	test_severity_policy = NULL;
+
+	agent_measure(agent, "/usr/bin/good");
+	agent_measure(agent, "/usr/bin/evil");
+	body = body_new(agent, agent->port, MASK_IMA, policy, FALSE);
+	g_assert_true(kl_verifier_add_agent(fx->verifier, ID_A, body, &error));
+	g_assert_no_error(error);
+	while (fx->n_failed_signals < 3)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_true(states_have(fx, KL_VERIFIER_STATE_INVALID_QUOTE));
+	got = kl_verifier_get_agent(fx->verifier, ID_A, NULL);
+	g_assert_cmpint(got->severity_level, ==, 2);
+	g_assert_cmpint(got->attestation_count, ==, 0);
+	g_assert_cmpuint(fx->n_revocations, ==, 1);
+	g_assert_true(kl_verifier_stop_agent(fx->verifier, ID_A, &error));
+	g_assert_no_error(error);
+	events = kl_verifier_list_events(fx->verifier,
+					 ID_A,
+					 KL_VERIFIER_EVENT_REVOCATION,
+					 10,
+					 &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(events->len, ==, 1);
 }
 
 static void
@@ -813,6 +856,7 @@ main(int argc, char **argv)
 #define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 	ADD("/verifier/attest-v-stop-reactivate-delete", test_attest_v_stop_reactivate_delete);
 	ADD("/verifier/ima-invalid", test_ima_invalid_and_neighbour);
+	ADD("/verifier/lower-severity", test_lower_severity_keeps_polling);
 	ADD("/verifier/wrong-ak", test_wrong_ak);
 	ADD("/verifier/unreachable", test_unreachable);
 	ADD("/verifier/add-validation", test_add_validation);
