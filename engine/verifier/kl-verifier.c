@@ -38,6 +38,7 @@ typedef struct {
 	gboolean v_delivered; /* since the last START */
 	gboolean busy;	      /* a request or a check of this round is running */
 	gboolean removed;     /* no longer in the verifier */
+	gboolean requote;     /* a failure with a lower label: quote again */
 	guint round;	      /* bumped when a round starts or is abandoned */
 	gint64 round_start;   /* monotonic µs */
 	guint32 mask;
@@ -114,6 +115,7 @@ static guint signals[N_SIGNALS];
 
 static void kl_verifier_start_round(KlVerifier *self, KlVerifierLoop *loop);
 static void kl_verifier_target_init(KlVerifierLoop *loop, KlAgentTarget *target);
+static void kl_verifier_drop_own_policies(KlVerifier *self, const gchar *agent_id);
 
 /* ---- options ---- */
 
@@ -301,11 +303,13 @@ static void
 kl_verifier_finish_delete(KlVerifier *self, KlVerifierLoop *loop)
 {
 	g_autoptr(GError) error = NULL;
+	g_autofree gchar *agent_id = g_strdup(loop->agent->agent_id);
 	gboolean deleted = FALSE;
 
-	if (!kl_verifier_store_delete_agent(self->store, loop->agent->agent_id, &deleted, &error))
-		g_warning("agent %s: cannot delete it: %s", loop->agent->agent_id, error->message);
+	if (!kl_verifier_store_delete_agent(self->store, agent_id, &deleted, &error))
+		g_warning("agent %s: cannot delete it: %s", agent_id, error->message);
 	kl_verifier_forget_loop(self, loop);
+	kl_verifier_drop_own_policies(self, agent_id);
 }
 
 /* Stops polling @loop: nothing in flight counts any more. */
@@ -314,6 +318,7 @@ kl_verifier_loop_halt(KlVerifier *self, KlVerifierLoop *loop)
 {
 	loop->round++;
 	loop->busy = FALSE;
+	loop->requote = FALSE;
 	if (loop->cancellable != NULL)
 		g_cancellable_cancel(loop->cancellable);
 	g_clear_object(&loop->cancellable);
@@ -573,9 +578,13 @@ kl_verifier_fail(KlVerifier *self,
 	loop->busy = FALSE;
 	g_clear_object(&loop->cancellable);
 	if (stop_polling) {
+		loop->requote = FALSE;
 		kl_scheduler_cancel(self->scheduler, &loop->entry);
 	} else {
-		/* a lower label: quote again at once, without the interval */
+		/* a lower label: back to GET_QUOTE and quote again at once,
+		 * without the interval, as upstream */
+		kl_verifier_set_state(self, loop, KL_VERIFIER_STATE_GET_QUOTE, reason);
+		loop->requote = TRUE;
 		loop->round_start = g_get_monotonic_time();
 		kl_scheduler_schedule_in(self->scheduler, &loop->entry, 0);
 	}
@@ -1139,8 +1148,13 @@ kl_verifier_start_round(KlVerifier *self, KlVerifierLoop *loop)
 {
 	gint64 state = loop->agent->operational_state;
 
-	if (loop->busy || loop->removed || kl_verifier_state_is_stopped(state))
+	if (loop->busy || loop->removed)
 		return;
+	if (kl_verifier_state_is_stopped(state) &&
+	    !(loop->requote && state != KL_VERIFIER_STATE_TERMINATED &&
+	      state != KL_VERIFIER_STATE_TENANT_FAILED))
+		return;
+	loop->requote = FALSE;
 	loop->busy = TRUE;
 	loop->round++;
 	loop->round_start = g_get_monotonic_time();
@@ -1959,6 +1973,9 @@ kl_verifier_delete_agent(KlVerifier *self, const gchar *agent_id, gboolean *pend
 				      loop,
 				      KL_VERIFIER_STATE_TERMINATED,
 				      KL_VERIFIER_REASON_DELETING);
+		/* the answer (or its cancellation) completes the deletion */
+		if (loop->cancellable != NULL)
+			g_cancellable_cancel(loop->cancellable);
 		if (pending != NULL)
 			*pending = TRUE;
 		return TRUE;
