@@ -569,7 +569,10 @@ test_status(Fixture *fx, gconstpointer data)
 	g_assert_true(json_object_get_null_member(status, "severity_level"));
 	g_assert_true(json_object_get_null_member(status, "last_event_id"));
 	g_assert_cmpint(json_object_get_int_member(status, "attestation_count"), ==, 0);
-	g_assert_cmpstr(json_object_get_string_member(status, "attestation_status"), ==, "PASS");
+	/* upstream: PENDING in START, PASS once in the quote loop */
+	g_assert_cmpstr(json_object_get_string_member(status, "attestation_status"),
+			==,
+			state == KL_VERIFIER_STATE_START ? "PENDING" : "PASS");
 	g_assert_cmpstr(json_object_get_string_member(status, "attestation_period"), ==, "2.0s");
 	g_assert_cmpstr(json_object_get_string_member(status, "maximum_attestation_interval"),
 			==,
@@ -856,7 +859,11 @@ test_verify_identity(Fixture *fx, gconstpointer data)
 	expect_body(&reply, 200, "{\"valid\":1}");
 
 	tampered = g_strdup(quote);
-	tampered[strlen(tampered) / 2] = tampered[strlen(tampered) / 2] == 'A' ? 'B' : 'A';
+	/* one character of the signature */
+	{
+		gchar *c = strchr(tampered, ':') + 10;
+		*c = *c == 'A' ? 'B' : 'A';
+	}
 	g_clear_pointer(&path, g_free);
 	path = identity_path("agent-i", tampered, NONCE);
 	request(fx, "GET", path, NULL, CLIENT_CERT, &reply);
