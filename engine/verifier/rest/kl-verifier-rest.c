@@ -12,6 +12,7 @@
 #include "kl-base64.h"
 #include "kl-error.h"
 #include "kl-json.h"
+#include "kl-runtime-policy.h"
 #include "kl-verifier-evidence.h"
 #include "kl-verifier-rest.h"
 
@@ -119,6 +120,22 @@ kl_verifier_rest_add_strv(JsonBuilder *builder, const gchar *member, GStrv value
 	json_builder_end_array(builder);
 }
 
+/* The generator of a runtime policy document; a signed (DSSE) one is a
+ * real policy. */
+static gboolean
+kl_verifier_rest_policy_text_has_runtime_policy(const gchar *text)
+{
+	g_autoptr(KlRuntimePolicy) parsed = NULL;
+	gsize length = text != NULL ? strlen(text) : 0;
+
+	if (length == 0)
+		return FALSE;
+	if (kl_runtime_policy_is_dsse(text, length))
+		return TRUE;
+	parsed = kl_runtime_policy_new_from_json(text, length, NULL);
+	return parsed != NULL && kl_runtime_policy_has_runtime_policy(parsed);
+}
+
 /* upstream: has_runtime_policy when the policy's generator > EmptyAllowList */
 static gboolean
 kl_verifier_rest_has_runtime_policy(KlVerifierStore *store, const KlVerifierAgent *agent)
@@ -131,7 +148,12 @@ kl_verifier_rest_has_runtime_policy(KlVerifierStore *store, const KlVerifierAgen
 						    KL_VERIFIER_POLICY_RUNTIME,
 						    agent->ima_policy_id,
 						    NULL);
-	return policy != NULL && policy->generator != KL_VERIFIER_NULL && policy->generator > 1;
+	if (policy == NULL)
+		return FALSE;
+	if (policy->generator != KL_VERIFIER_NULL)
+		return policy->generator > KL_RUNTIME_POLICY_GENERATOR_EMPTY_ALLOWLIST;
+	/* a row without its generator (older files): read the policy's meta */
+	return kl_verifier_rest_policy_text_has_runtime_policy(policy->policy);
 }
 
 /* upstream: has_mb_refstate when the reference state parses to something truthy */
