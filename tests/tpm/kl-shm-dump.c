@@ -2,14 +2,15 @@
  * kl-shm-dump: prints a verifier's shared-memory agent table as one JSON
  * object per agent (a line each), read through KlAgentTableReader exactly
  * as a local console maps it: read-only, every record validated.  For the
- * end-to-end test, which compares it with D-Bus GetAgent.
+ * end-to-end test, which compares it with D-Bus GetAgent (libkl-client's
+ * reader, as the consoles use it).
  *   kl-shm-dump /keylime-verifier-NAME
  */
 #include "config.h"
 
 #include <json-glib/json-glib.h>
 
-#include "kl-agent-table.h"
+#include "kl-agent-table-reader.h"
 
 static void
 kl_shm_dump_record(const KlAgentTableRecord *record)
