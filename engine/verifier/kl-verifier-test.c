@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kl-agent-service.h"
+#include "kl-agent-table-reader.h"
 #include "kl-agent-table.h"
 #include "kl-crypto.h"
 #include "kl-error.h"

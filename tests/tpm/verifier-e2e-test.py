@@ -398,6 +398,7 @@ def enrolled_agent_reaches_get_quote_within_two_intervals():
     print(f"# agent 1: state 3 after {time.monotonic() - start:.2f} s (took {took:.2f} s)")
     results = cv_status(AGENT1)
     assert results["attestation_status"] == "PASS", results
+    assert results["has_runtime_policy"] == 1, results
     assert results["hash_alg"] == "sha256", results
     # a second enrolment of the same id is a conflict
     status, env = cv("POST", f"{API}/agents/{AGENT1}", body)
