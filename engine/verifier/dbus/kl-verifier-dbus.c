@@ -307,14 +307,6 @@ kl_verifier_dbus_option_to_json(const gchar *key, GVariant *value, GError **erro
 {
 	JsonNode *node = NULL;
 
-	if (g_variant_is_of_type(value, G_VARIANT_TYPE_MAYBE)) {
-		/* JSON null is "nothing" (e.g. <@ms nothing> for mb_policy) */
-		g_autoptr(GVariant) just = g_variant_get_maybe(value);
-
-		if (just == NULL)
-			return json_node_init_null(json_node_alloc());
-		return kl_verifier_dbus_option_to_json(key, just, error);
-	}
 	if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING)) {
 		node = json_node_init_string(json_node_alloc(), g_variant_get_string(value, NULL));
 	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN)) {
@@ -347,8 +339,8 @@ kl_verifier_dbus_option_to_json(const gchar *key, GVariant *value, GError **erro
 		g_set_error(error,
 			    KL_ERROR,
 			    KL_ERROR_INVALID_ARGUMENT,
-			    "option %s: a value of type %s is not accepted (s, b, an integer, d, "
-			    "as, or a maybe of them for null)",
+			    "option %s: a value of type %s is not accepted (s, b, an integer, d or "
+			    "as)",
 			    key,
 			    g_variant_get_type_string(value));
 	}
