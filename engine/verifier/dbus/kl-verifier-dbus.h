@@ -39,6 +39,20 @@ KlVerifierDbus *kl_verifier_dbus_new(KlVerifier *verifier,
 				     GError **error);
 void kl_verifier_dbus_free(KlVerifierDbus *self);
 
+/*
+ * Reads all of the descriptor @handle of @invocation's message (an 'h'
+ * argument) without blocking the main loop: KL_ERROR_TOO_LARGE past
+ * @max_size bytes, KL_ERROR_INVALID_ARGUMENT when no such descriptor was
+ * passed.
+ */
+void kl_verifier_dbus_read_handle_async(GDBusMethodInvocation *invocation,
+					gint32 handle,
+					guint64 max_size,
+					GCancellable *cancellable,
+					GAsyncReadyCallback callback,
+					gpointer user_data);
+GBytes *kl_verifier_dbus_read_handle_finish(GAsyncResult *result, GError **error);
+
 /* The object path of an agent's object. */
 gchar *kl_verifier_dbus_agent_path(const gchar *agent_id);
 
