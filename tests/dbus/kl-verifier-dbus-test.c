@@ -2,6 +2,7 @@
  * org.keylime.Verifier1 on a private bus (GTestDBus), served by
  * KlVerifierDbus over a real KlVerifier attesting a real in-process agent
  * (KlAgentService over KlTpmSoft behind mTLS, its IMA log a file here).
+ * EnrollAgent runs the tenant's flow against an in-process registrar.
  * The client side is what consoles use: the ObjectManager's cached
  * properties, signals and async method calls with file descriptors.
  */
@@ -20,10 +21,14 @@
 #include "kl-error.h"
 #include "kl-http-server.h"
 #include "kl-ima-log.h"
+#include "kl-makecredential.h"
+#include "kl-registrar-rest.h"
+#include "kl-registrar.h"
 #include "kl-test-ca.h"
 #include "kl-test-dir.h"
 #include "kl-test-wait.h"
 #include "kl-tpm-soft.h"
+#include "kl-verifier-dbus-enroll.h"
 #include "kl-verifier-dbus.h"
 #include "kl-x509.h"
 
@@ -70,6 +75,10 @@ typedef struct {
 	KlVerifier *verifier;
 	KlVerifierDbus *dbus;
 	GDBusConnection *service_bus;
+	/* EnrollAgent: a registrar that knows the agent */
+	KlRegistrar *registrar;
+	KlHttpServer *registrar_server;
+	KlVerifierDbusEnroll *enroll;
 	/* the client */
 	GDBusConnection *client_bus;
 	GDBusObjectManager *objects;
@@ -401,6 +410,103 @@ kl_test_assert_empty_list(GVariant *reply)
 
 /* ---- the fixture ---- */
 
+typedef enum {
+	KL_TEST_SAME_USER, /* a private bus: the same user may */
+	KL_TEST_POLKIT,	   /* polkit, which a private bus has not */
+	KL_TEST_ENROLL,	   /* same user, EnrollAgent with a registrar */
+} KlTestKind;
+
+/* The registrar's side of the agent's registration and activation. */
+static void
+fx_register(Fixture *fx)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonObject) body = json_object_new();
+	g_autoptr(GBytes) blob = NULL;
+	g_autoptr(KlSecret) secret = NULL;
+	g_autofree gchar *challenge = NULL;
+	g_autofree gchar *auth_tag = NULL;
+	g_autofree gchar *ek_b64 = NULL;
+	g_autofree gchar *ak_b64 = NULL;
+	GBytes *ek = kl_tpm_get_ek_public(fx->tpm); /* borrowed */
+	GBytes *ak = kl_tpm_get_ak_public(fx->tpm);
+
+	ek_b64 = g_base64_encode(g_bytes_get_data(ek, NULL), g_bytes_get_size(ek));
+	ak_b64 = g_base64_encode(g_bytes_get_data(ak, NULL), g_bytes_get_size(ak));
+	json_object_set_string_member(body, "ek_tpm", ek_b64);
+	json_object_set_string_member(body, "aik_tpm", ak_b64);
+	json_object_set_string_member(body, "mtls_cert", test_agent_cert);
+	json_object_set_string_member(body, "ip", "127.0.0.1");
+	json_object_set_int_member(body, "port", kl_http_server_get_port(fx->server));
+	blob = kl_registrar_register(fx->registrar, KL_TEST_AGENT_ID, body, &error);
+	g_assert_no_error(error);
+	secret = kl_tpm_activate_credential(fx->tpm, blob, &error);
+	g_assert_no_error(error);
+	challenge = g_strndup((const gchar *)kl_secret_get_data(secret, NULL),
+			      kl_secret_get_size(secret));
+	auth_tag = kl_makecredential_auth_tag(challenge, KL_TEST_AGENT_ID, &error);
+	g_assert_no_error(error);
+	g_assert_true(kl_registrar_activate(fx->registrar, KL_TEST_AGENT_ID, auth_tag, &error));
+	g_assert_no_error(error);
+}
+
+static void
+fx_start_registrar(Fixture *fx)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KlRegistrarStore) store = NULL;
+	g_autoptr(KlHttpRouter) router = NULL;
+	g_autofree gchar *db = NULL;
+	g_autofree gchar *name = NULL;
+	KlHttpServerOptions options = {0};
+	static guint n_registrars = 0;
+
+	name = g_strdup_printf("registrar-%u.sqlite", n_registrars++);
+	db = kl_test_dir_build(test_dir, name, NULL);
+	store = kl_registrar_store_open(db, &error);
+	g_assert_no_error(error);
+	fx->registrar =
+		kl_registrar_new(g_steal_pointer(&store), KL_REGISTRAR_TPM_IDENTITY_DEFAULT);
+	router = kl_registrar_rest_router_new(fx->registrar, &error);
+	g_assert_no_error(error);
+	options.tls = TRUE;
+	options.server_cert = kl_test_ca_get_server_cert_path(test_ca);
+	options.server_key = kl_test_ca_get_server_key_path(test_ca);
+	options.trusted_client_ca = kl_test_ca_get_ca_cert_path(test_ca);
+	options.client_cert = KL_HTTP_CLIENT_CERT_OPTIONAL;
+	fx->registrar_server = kl_http_server_new(router, &options, &error);
+	g_assert_no_error(error);
+	g_assert_true(kl_http_server_listen(fx->registrar_server, &error));
+	g_assert_no_error(error);
+	fx_register(fx);
+}
+
+/* What keylime_verifier would read from tenant.conf. */
+static KlTenantEnrollOptions *
+fx_enroll_config(gpointer user_data)
+{
+	Fixture *fx = user_data;
+	KlTenantEnrollOptions *options = kl_tenant_enroll_options_new();
+	const gchar *hash[] = {"sha256", NULL};
+	const gchar *enc[] = {"ecc", "rsa", NULL};
+	const gchar *sign[] = {"ecdsa", "rsassa", NULL};
+
+	options->registrar_host = g_strdup("127.0.0.1");
+	options->registrar_port = kl_http_server_get_port(fx->registrar_server);
+	options->registrar_ca = g_strdup(kl_test_ca_get_ca_cert_path(test_ca));
+	options->client_cert = g_strdup(kl_test_ca_get_client_cert_path(test_ca));
+	options->client_key = g_strdup(kl_test_ca_get_client_key_path(test_ca));
+	options->require_ek_cert = FALSE; /* KlTpmSoft has no EK certificate */
+	g_strfreev(options->accept_hash_algs);
+	options->accept_hash_algs = g_strdupv((gchar **)hash);
+	g_strfreev(options->accept_enc_algs);
+	options->accept_enc_algs = g_strdupv((gchar **)enc);
+	g_strfreev(options->accept_sign_algs);
+	options->accept_sign_algs = g_strdupv((gchar **)sign);
+	options->request_timeout = 10.0;
+	return options;
+}
+
 static void
 fx_start_agent(Fixture *fx)
 {
@@ -450,7 +556,8 @@ fx_start_agent(Fixture *fx)
 static void
 fx_setup(Fixture *fx, gconstpointer data)
 {
-	KlDBusAuthMode mode = GPOINTER_TO_UINT(data) ? KL_DBUS_AUTH_POLKIT : KL_DBUS_AUTH_SAME_USER;
+	KlTestKind kind = GPOINTER_TO_UINT(data);
+	KlDBusAuthMode mode = kind == KL_TEST_POLKIT ? KL_DBUS_AUTH_POLKIT : KL_DBUS_AUTH_SAME_USER;
 	g_autofree gchar *db_path = NULL;
 	g_autoptr(GAsyncResult) result = NULL;
 	g_autoptr(GError) error = NULL;
@@ -488,6 +595,10 @@ fx_setup(Fixture *fx, gconstpointer data)
 					KL_TEST_MAX_UPLOAD,
 					&error);
 	g_assert_no_error(error);
+	if (kind == KL_TEST_ENROLL) {
+		fx_start_registrar(fx);
+		fx->enroll = kl_verifier_dbus_enroll_new(fx->dbus, fx_enroll_config, fx, NULL);
+	}
 
 	fx->subscription = g_dbus_connection_signal_subscribe(
 		fx->client_bus,
@@ -517,7 +628,12 @@ fx_teardown(Fixture *fx, gconstpointer data)
 {
 	g_dbus_connection_signal_unsubscribe(fx->client_bus, fx->subscription);
 	g_clear_object(&fx->objects);
+	g_clear_pointer(&fx->enroll, kl_verifier_dbus_enroll_free);
 	g_clear_pointer(&fx->dbus, kl_verifier_dbus_free);
+	if (fx->registrar_server != NULL)
+		kl_http_server_stop(fx->registrar_server);
+	g_clear_object(&fx->registrar_server);
+	g_clear_object(&fx->registrar);
 	g_clear_object(&fx->verifier);
 	g_dbus_connection_close_sync(fx->client_bus, NULL, NULL);
 	g_dbus_connection_close_sync(fx->service_bus, NULL, NULL);
@@ -1026,6 +1142,155 @@ test_verifier_dbus_unauthorized(Fixture *fx, gconstpointer data)
 	kl_test_assert_empty_list(reply);
 }
 
+static GVariant *
+fx_enroll(Fixture *fx, GVariant *options, const gchar *payload, gsize length, GError **error)
+{
+	g_autoptr(GUnixFDList) fds = kl_test_fd_for("payload", payload, length);
+
+	return fx_call_fds(fx,
+			   KL_VERIFIER_DBUS_PATH,
+			   "org.keylime.Verifier1.Manager",
+			   "EnrollAgent",
+			   g_variant_new("(@a{sv}h)", options, 0),
+			   fds,
+			   error);
+}
+
+/* The steps EnrollmentProgress announced, in order, without repeats. */
+static gchar *
+fx_enroll_steps(Fixture *fx)
+{
+	g_autoptr(GString) steps = g_string_new(NULL);
+	const gchar *last = NULL;
+
+	for (guint i = 0; i < fx->signals->len; i++) {
+		KlTestSignal *signal = g_ptr_array_index(fx->signals, i);
+		const gchar *agent_id = NULL;
+		const gchar *step = NULL;
+		const gchar *message = NULL;
+
+		if (!g_str_equal(signal->member, "EnrollmentProgress"))
+			continue;
+		g_variant_get(signal->parameters, "(&s&s&s)", &agent_id, &step, &message);
+		g_assert_cmpstr(agent_id, ==, KL_TEST_AGENT_ID);
+		g_assert_cmpstr(message, !=, "");
+		if (g_strcmp0(last, step) == 0)
+			continue;
+		if (steps->len > 0)
+			g_string_append_c(steps, ' ');
+		g_string_append(steps, step);
+		last = step;
+	}
+	return g_string_free(g_steal_pointer(&steps), FALSE);
+}
+
+/* EnrollAgent: the tenant's flow inside the verifier, and the agent
+ * attests with the named policy. */
+static void
+test_verifier_dbus_enroll(Fixture *fx, gconstpointer data)
+{
+	g_autofree gchar *policy = kl_test_runtime_policy();
+	g_autoptr(GUnixFDList) fds = kl_test_fd_for("enroll-policy", policy, strlen(policy));
+	g_autofree gchar *expected = kl_verifier_dbus_agent_path(KL_TEST_AGENT_ID);
+	g_autofree gchar *steps = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KlDBusVerifier1Agent) agent = NULL;
+	GVariantBuilder options;
+	const gchar *path = NULL;
+
+	reply = fx_call_fds(fx,
+			    KL_VERIFIER_DBUS_PATH,
+			    "org.keylime.Verifier1.Manager",
+			    "AddRuntimePolicy",
+			    g_variant_new("(sh)", "enroll-policy", 0),
+			    fds,
+			    &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&reply, g_variant_unref);
+
+	g_variant_builder_init(&options, G_VARIANT_TYPE("a{sv}"));
+	g_variant_builder_add(&options, "{sv}", "agent_id", g_variant_new_string(KL_TEST_AGENT_ID));
+	g_variant_builder_add(&options,
+			      "{sv}",
+			      "runtime_policy_name",
+			      g_variant_new_string("enroll-policy"));
+	g_variant_builder_add(&options,
+			      "{sv}",
+			      "tpm_policy",
+			      g_variant_new_string("{\"mask\": \"0x400\"}"));
+	reply = fx_enroll(fx, g_variant_builder_end(&options), "", 0, &error);
+	g_assert_no_error(error);
+	g_variant_get(reply, "(&o)", &path);
+	g_assert_cmpstr(path, ==, expected);
+
+	steps = fx_enroll_steps(fx);
+	g_assert_cmpstr(steps, ==, "registrar ek-certificate identity-quote payload verifier done");
+	g_assert_true(kl_test_wait_for(kl_test_attested, fx, KL_TEST_WAIT_MS));
+	agent = fx_agent_proxy(fx);
+	g_assert_cmpstr(kl_dbus_verifier1_agent_get_runtime_policy(agent), ==, "enroll-policy");
+}
+
+/* Options the flow cannot take are refused before anything runs. */
+static void
+test_verifier_dbus_enroll_refused(Fixture *fx, gconstpointer data)
+{
+	static const struct {
+		const gchar *key;
+		const gchar *type;
+		const gchar *value;
+		const gchar *named;
+	} cases[] = {
+		{"agent_id", "s", "", "agent_id"},
+		{"colour", "s", "blue", "colour"},
+		{"verify", "s", "yes", "verify"},
+	};
+	g_autoptr(GError) error = NULL;
+
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GVariant) reply = NULL;
+		GVariantBuilder options;
+
+		g_variant_builder_init(&options, G_VARIANT_TYPE("a{sv}"));
+		if (!g_str_equal(cases[i].key, "agent_id"))
+			g_variant_builder_add(&options,
+					      "{sv}",
+					      "agent_id",
+					      g_variant_new_string(KL_TEST_AGENT_ID));
+		g_variant_builder_add(&options,
+				      "{sv}",
+				      cases[i].key,
+				      g_variant_new(cases[i].type, cases[i].value));
+		reply = fx_enroll(fx, g_variant_builder_end(&options), "", 0, &error);
+		g_assert_null(reply);
+		g_assert_error(error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT);
+		g_assert_nonnull(strstr(error->message, cases[i].named));
+		g_clear_error(&error);
+	}
+
+	/* a certificate package that is not a zip */
+	{
+		g_autoptr(GVariant) reply = NULL;
+		GVariantBuilder options;
+
+		g_variant_builder_init(&options, G_VARIANT_TYPE("a{sv}"));
+		g_variant_builder_add(&options,
+				      "{sv}",
+				      "agent_id",
+				      g_variant_new_string(KL_TEST_AGENT_ID));
+		g_variant_builder_add(&options,
+				      "{sv}",
+				      "cert_package",
+				      g_variant_new_boolean(TRUE));
+		reply = fx_enroll(fx, g_variant_builder_end(&options), "plain text", 10, &error);
+		g_assert_null(reply);
+		g_assert_error(error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT);
+		g_assert_nonnull(strstr(error->message, "zip"));
+	}
+	g_assert_null(fx_find_signal(fx, "EnrollmentProgress"));
+	g_assert_cmpuint(kl_verifier_get_n_agents(fx->verifier), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1048,27 +1313,39 @@ main(int argc, char **argv)
 
 	g_test_add("/verifier-dbus/lifecycle",
 		   Fixture,
-		   GUINT_TO_POINTER(FALSE),
+		   GUINT_TO_POINTER(KL_TEST_SAME_USER),
 		   fx_setup,
 		   test_verifier_dbus_lifecycle,
 		   fx_teardown);
 	g_test_add("/verifier-dbus/policies",
 		   Fixture,
-		   GUINT_TO_POINTER(FALSE),
+		   GUINT_TO_POINTER(KL_TEST_SAME_USER),
 		   fx_setup,
 		   test_verifier_dbus_policies,
 		   fx_teardown);
 	g_test_add("/verifier-dbus/bad-options",
 		   Fixture,
-		   GUINT_TO_POINTER(FALSE),
+		   GUINT_TO_POINTER(KL_TEST_SAME_USER),
 		   fx_setup,
 		   test_verifier_dbus_bad_options,
 		   fx_teardown);
 	g_test_add("/verifier-dbus/unauthorized",
 		   Fixture,
-		   GUINT_TO_POINTER(TRUE),
+		   GUINT_TO_POINTER(KL_TEST_POLKIT),
 		   fx_setup,
 		   test_verifier_dbus_unauthorized,
+		   fx_teardown);
+	g_test_add("/verifier-dbus/enroll",
+		   Fixture,
+		   GUINT_TO_POINTER(KL_TEST_ENROLL),
+		   fx_setup,
+		   test_verifier_dbus_enroll,
+		   fx_teardown);
+	g_test_add("/verifier-dbus/enroll-refused",
+		   Fixture,
+		   GUINT_TO_POINTER(KL_TEST_ENROLL),
+		   fx_setup,
+		   test_verifier_dbus_enroll_refused,
 		   fx_teardown);
 	status = g_test_run();
 

@@ -15,7 +15,6 @@
 #include <gio/gunixinputstream.h>
 
 #include "kl-api-version.h"
-#include "kl-dbus-verifier.h"
 #include "kl-error.h"
 #include "kl-finding.h"
 #include "kl-verifier-dbus.h"
@@ -1350,6 +1349,24 @@ kl_verifier_dbus_new(KlVerifier *verifier,
 		return NULL;
 	g_dbus_object_manager_server_set_connection(self->object_manager, connection);
 	return g_steal_pointer(&self);
+}
+
+KlVerifier *
+kl_verifier_dbus_get_verifier(KlVerifierDbus *self)
+{
+	return self->verifier;
+}
+
+KlDBusVerifier1Manager *
+kl_verifier_dbus_get_manager(KlVerifierDbus *self)
+{
+	return self->manager;
+}
+
+KlDBusAuthMode
+kl_verifier_dbus_get_auth_mode(KlVerifierDbus *self)
+{
+	return self->auth_mode;
 }
 
 void
