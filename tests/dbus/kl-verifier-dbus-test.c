@@ -635,8 +635,12 @@ fx_teardown(Fixture *fx, gconstpointer data)
 	g_clear_object(&fx->registrar_server);
 	g_clear_object(&fx->registrar);
 	g_clear_object(&fx->verifier);
+	/* what is on its way is delivered (and freed) before the close */
+	g_dbus_connection_flush_sync(fx->service_bus, NULL, NULL);
 	g_dbus_connection_close_sync(fx->client_bus, NULL, NULL);
 	g_dbus_connection_close_sync(fx->service_bus, NULL, NULL);
+	while (g_main_context_iteration(NULL, FALSE))
+		;
 	g_clear_object(&fx->client_bus);
 	g_clear_object(&fx->service_bus);
 	kl_http_server_stop(fx->server);

@@ -317,7 +317,7 @@ kl_verifier_dbus_enroll_handle(KlDBusVerifier1Manager *manager,
 	call->cancellable = g_object_ref(self->cancellable);
 	call->verifier = g_object_ref(self->verifier);
 	call->manager = g_object_ref(self->manager);
-	call->invocation = g_object_ref(invocation);
+	call->invocation = invocation; /* the handler's reference: answering consumes it */
 	call->handle = g_variant_get_handle(payload);
 	if (!kl_verifier_dbus_enroll_parse(call, options, &error)) {
 		kl_verifier_dbus_enroll_return_error(call, error);

@@ -259,7 +259,7 @@ kl_verifier_dbus_call_new(KlVerifierDbus *self,
 
 	call->self = self;
 	call->cancellable = g_object_ref(self->cancellable);
-	call->invocation = g_object_ref(invocation);
+	call->invocation = invocation; /* the handler's reference: answering consumes it */
 	call->run = run;
 	call->agent_id = g_strdup(agent_id);
 	return call;
