@@ -451,6 +451,9 @@ kl_agent_request_done(GTask *task, JsonObject *results, GError *error)
 	KlAgentRequest *req = g_task_get_task_data(task);
 	KlAgentClient *self = req->client;
 	KlAgentRequestState state = req->state;
+	/* a caller may drop the client in its callback: the task's reference
+	 * was then the last, and the pump below still needs the client */
+	g_autoptr(KlAgentClient) alive = g_object_ref(self);
 
 	g_assert(state != KL_AGENT_REQUEST_DONE);
 	req->state = KL_AGENT_REQUEST_DONE;
