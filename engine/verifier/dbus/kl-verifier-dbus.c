@@ -15,9 +15,9 @@
 #include <gio/gunixinputstream.h>
 
 #include "kl-api-version.h"
-#include "kl-dbus-verifier.h"
 #include "kl-error.h"
 #include "kl-finding.h"
+#include "kl-verifier-dbus-options.h"
 #include "kl-verifier-dbus.h"
 
 /* GetEvents, GetFailures, GetRevocations answer at most this many */
@@ -207,7 +207,8 @@ kl_verifier_dbus_mark_dirty(KlVerifierDbus *self, const gchar *agent_id)
 /* ---- calls checked by kl-dbus-auth ---- */
 
 typedef struct _KlVerifierDbusCall KlVerifierDbusCall;
-/* Makes the change once the caller is authorized; answers the call. */
+/* Makes the change once the caller is authorized; takes the call and
+ * answers it. */
 typedef void (*KlVerifierDbusRun)(KlVerifierDbus *self, KlVerifierDbusCall *call);
 
 struct _KlVerifierDbusCall {
@@ -220,8 +221,7 @@ struct _KlVerifierDbusCall {
 	guint max;
 	guint64 since;
 	JsonObject *body;
-	GInputStream *stream; /* a policy's descriptor */
-	GByteArray *data;     /* what was read from it */
+	gint32 handle; /* a policy's descriptor among the call's */
 };
 
 static void
@@ -232,8 +232,6 @@ kl_verifier_dbus_call_free(KlVerifierDbusCall *call)
 	g_clear_object(&call->invocation);
 	g_free(call->agent_id);
 	g_clear_pointer(&call->body, json_object_unref);
-	g_clear_object(&call->stream);
-	g_clear_pointer(&call->data, g_byte_array_unref);
 	g_free(call);
 }
 
@@ -261,7 +259,7 @@ kl_verifier_dbus_call_new(KlVerifierDbus *self,
 
 	call->self = self;
 	call->cancellable = g_object_ref(self->cancellable);
-	call->invocation = g_object_ref(invocation);
+	call->invocation = invocation; /* the handler's reference: answering consumes it */
 	call->run = run;
 	call->agent_id = g_strdup(agent_id);
 	return call;
@@ -272,6 +270,8 @@ kl_verifier_dbus_authorized_cb(GObject *source, GAsyncResult *result, gpointer u
 {
 	g_autoptr(KlVerifierDbusCall) call = user_data;
 	g_autoptr(GError) error = NULL;
+	KlVerifierDbusRun run = call->run;
+	KlVerifierDbus *self = call->self;
 
 	if (!kl_dbus_auth_check_finish(result, &error)) {
 		kl_verifier_dbus_call_return_error(call, error);
@@ -281,8 +281,8 @@ kl_verifier_dbus_authorized_cb(GObject *source, GAsyncResult *result, gpointer u
 		kl_verifier_dbus_call_return_error(call, error);
 		return;
 	}
-	/* the run answers the call, or moves it on to go on asynchronously */
-	call->run(call->self, call);
+	/* the run answers the call, or takes it along to answer later */
+	run(self, g_steal_pointer(&call));
 }
 
 /* Takes @call: runs it once the caller may @action_id. */
@@ -302,75 +302,10 @@ kl_verifier_dbus_call_authorize(KlVerifierDbusCall *call, const gchar *action_id
 
 /* ---- Manager: agents ---- */
 
-static JsonNode *
-kl_verifier_dbus_option_to_json(const gchar *key, GVariant *value, GError **error)
-{
-	JsonNode *node = NULL;
-
-	if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING)) {
-		node = json_node_init_string(json_node_alloc(), g_variant_get_string(value, NULL));
-	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN)) {
-		node = json_node_init_boolean(json_node_alloc(), g_variant_get_boolean(value));
-	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_BYTE)) {
-		node = json_node_init_int(json_node_alloc(), g_variant_get_byte(value));
-	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_INT16)) {
-		node = json_node_init_int(json_node_alloc(), g_variant_get_int16(value));
-	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT16)) {
-		node = json_node_init_int(json_node_alloc(), g_variant_get_uint16(value));
-	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_INT32)) {
-		node = json_node_init_int(json_node_alloc(), g_variant_get_int32(value));
-	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32)) {
-		node = json_node_init_int(json_node_alloc(), g_variant_get_uint32(value));
-	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_INT64)) {
-		node = json_node_init_int(json_node_alloc(), g_variant_get_int64(value));
-	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT64) &&
-		   g_variant_get_uint64(value) <= G_MAXINT64) {
-		node = json_node_init_int(json_node_alloc(), (gint64)g_variant_get_uint64(value));
-	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_DOUBLE)) {
-		node = json_node_init_double(json_node_alloc(), g_variant_get_double(value));
-	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING_ARRAY)) {
-		g_autoptr(JsonArray) array = json_array_new();
-		g_autofree const gchar **strings = g_variant_get_strv(value, NULL);
-
-		for (guint i = 0; strings[i] != NULL; i++)
-			json_array_add_string_element(array, strings[i]);
-		node = json_node_init_array(json_node_alloc(), array);
-	} else {
-		g_set_error(error,
-			    KL_ERROR,
-			    KL_ERROR_INVALID_ARGUMENT,
-			    "option %s: a value of type %s is not accepted (s, b, an integer, d or "
-			    "as)",
-			    key,
-			    g_variant_get_type_string(value));
-	}
-	return node;
-}
-
-/* AddAgent's options as the JSON body of POST /v2.x/agents/{id}. */
-static JsonObject *
-kl_verifier_dbus_options_to_body(GVariant *options, GError **error)
-{
-	g_autoptr(JsonObject) body = json_object_new();
-	GVariantIter iter;
-	const gchar *key;
-	GVariant *value;
-
-	g_variant_iter_init(&iter, options);
-	while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
-		g_autoptr(GVariant) owned = value;
-		JsonNode *node = kl_verifier_dbus_option_to_json(key, owned, error);
-
-		if (node == NULL)
-			return NULL;
-		json_object_set_member(body, key, node);
-	}
-	return g_steal_pointer(&body);
-}
-
 static void
 kl_verifier_dbus_run_add_agent(KlVerifierDbus *self, KlVerifierDbusCall *call)
 {
+	g_autoptr(KlVerifierDbusCall) owned = call;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *path = NULL;
 
@@ -410,6 +345,7 @@ kl_verifier_dbus_handle_add_agent(KlDBusVerifier1Manager *manager,
 static void
 kl_verifier_dbus_run_remove_agent(KlVerifierDbus *self, KlVerifierDbusCall *call)
 {
+	g_autoptr(KlVerifierDbusCall) owned = call;
 	g_autoptr(GError) error = NULL;
 	gboolean pending = FALSE;
 
@@ -459,6 +395,7 @@ kl_verifier_dbus_history_max(guint max)
 static void
 kl_verifier_dbus_run_get_events(KlVerifierDbus *self, KlVerifierDbusCall *call)
 {
+	g_autoptr(KlVerifierDbusCall) owned = call;
 	g_autoptr(GPtrArray) events = NULL;
 	g_autoptr(GError) error = NULL;
 	GVariantBuilder builder;
@@ -508,46 +445,111 @@ kl_verifier_dbus_handle_get_events(KlDBusVerifier1Manager *manager,
 
 /* ---- Manager: policies ---- */
 
-static void
-kl_verifier_dbus_policy_read_cb(GObject *source, GAsyncResult *result, gpointer user_data);
+typedef struct {
+	GInputStream *stream;
+	GByteArray *data;
+	guint64 max_size;
+} KlVerifierDbusRead;
 
 static void
-kl_verifier_dbus_policy_read_next(KlVerifierDbusCall *call)
+kl_verifier_dbus_read_free(gpointer data)
 {
-	g_input_stream_read_bytes_async(call->stream,
-					KL_VERIFIER_DBUS_READ_CHUNK,
-					G_PRIORITY_DEFAULT,
-					call->cancellable,
-					kl_verifier_dbus_policy_read_cb,
-					call);
+	KlVerifierDbusRead *read = data;
+
+	g_clear_object(&read->stream);
+	g_clear_pointer(&read->data, g_byte_array_unref);
+	g_free(read);
 }
 
-/* The whole text is read: check it and hand it to the engine. */
-static void
-kl_verifier_dbus_policy_store(KlVerifierDbus *self, KlVerifierDbusCall *call)
-{
-	g_autoptr(GError) error = NULL;
-	const gchar *text;
+static void kl_verifier_dbus_read_cb(GObject *source, GAsyncResult *result, gpointer user_data);
 
-	g_byte_array_append(call->data, (const guint8 *)"", 1);
-	text = (const gchar *)call->data->data;
-	if (strlen(text) != call->data->len - 1 || !g_utf8_validate(text, -1, NULL)) {
-		g_set_error(&error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT, "policy: not UTF-8 text");
-	} else {
-		kl_verifier_put_policy(self->verifier,
-				       call->kind,
-				       call->agent_id,
-				       text,
-				       NULL,
-				       NULL,
-				       FALSE,
-				       &error);
-	}
-	if (error != NULL) {
-		kl_verifier_dbus_call_return_error(call, error);
+static void
+kl_verifier_dbus_read_next(GTask *task)
+{
+	KlVerifierDbusRead *read = g_task_get_task_data(task);
+
+	g_input_stream_read_bytes_async(read->stream,
+					KL_VERIFIER_DBUS_READ_CHUNK,
+					G_PRIORITY_DEFAULT,
+					g_task_get_cancellable(task),
+					kl_verifier_dbus_read_cb,
+					task);
+}
+
+static void
+kl_verifier_dbus_read_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	KlVerifierDbusRead *read = g_task_get_task_data(task);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GBytes) chunk = NULL;
+
+	chunk = g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), result, &error);
+	if (chunk == NULL) {
+		g_task_return_error(task, g_steal_pointer(&error));
 		return;
 	}
-	kl_verifier_dbus_call_return(call, NULL);
+	if (g_bytes_get_size(chunk) == 0) {
+		g_task_return_pointer(task,
+				      g_byte_array_free_to_bytes(g_steal_pointer(&read->data)),
+				      (GDestroyNotify)g_bytes_unref);
+		return;
+	}
+	if ((guint64)read->data->len + g_bytes_get_size(chunk) > read->max_size) {
+		g_task_return_new_error(task,
+					KL_ERROR,
+					KL_ERROR_TOO_LARGE,
+					"longer than %" G_GUINT64_FORMAT " bytes",
+					read->max_size);
+		return;
+	}
+	g_byte_array_append(read->data,
+			    g_bytes_get_data(chunk, NULL),
+			    (guint)g_bytes_get_size(chunk));
+	kl_verifier_dbus_read_next(g_steal_pointer(&task));
+}
+
+void
+kl_verifier_dbus_read_handle_async(GDBusMethodInvocation *invocation,
+				   gint32 handle,
+				   guint64 max_size,
+				   GCancellable *cancellable,
+				   GAsyncReadyCallback callback,
+				   gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new(NULL, cancellable, callback, user_data);
+	GUnixFDList *fds =
+		g_dbus_message_get_unix_fd_list(g_dbus_method_invocation_get_message(invocation));
+	KlVerifierDbusRead *read;
+	GError *error = NULL;
+	gint fd;
+
+	g_task_set_source_tag(task, kl_verifier_dbus_read_handle_async);
+	if (fds == NULL || handle < 0 || handle >= g_unix_fd_list_get_length(fds)) {
+		g_task_return_new_error(task,
+					KL_ERROR,
+					KL_ERROR_INVALID_ARGUMENT,
+					"no file descriptor was passed");
+		return;
+	}
+	fd = g_unix_fd_list_get(fds, handle, &error);
+	if (fd < 0) {
+		g_task_return_error(task, error);
+		return;
+	}
+	read = g_new0(KlVerifierDbusRead, 1);
+	read->stream = g_unix_input_stream_new(fd, TRUE);
+	read->data = g_byte_array_new();
+	read->max_size = max_size;
+	g_task_set_task_data(task, read, kl_verifier_dbus_read_free);
+	kl_verifier_dbus_read_next(g_steal_pointer(&task));
+}
+
+GBytes *
+kl_verifier_dbus_read_handle_finish(GAsyncResult *result, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
+	return g_task_propagate_pointer(G_TASK(result), error);
 }
 
 static void
@@ -555,47 +557,49 @@ kl_verifier_dbus_policy_read_cb(GObject *source, GAsyncResult *result, gpointer 
 {
 	g_autoptr(KlVerifierDbusCall) call = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) chunk = NULL;
+	g_autoptr(GBytes) bytes = kl_verifier_dbus_read_handle_finish(result, &error);
+	g_autofree gchar *text = NULL;
+	gsize length = 0;
 
-	chunk = g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), result, &error);
 	/* once cancelled, call->self may be gone */
-	if (chunk != NULL && g_cancellable_set_error_if_cancelled(call->cancellable, &error))
-		g_clear_pointer(&chunk, g_bytes_unref);
-	if (chunk == NULL) {
-		g_prefix_error(&error, "reading the policy: ");
+	if (bytes != NULL && g_cancellable_set_error_if_cancelled(call->cancellable, &error))
+		g_clear_pointer(&bytes, g_bytes_unref);
+	if (bytes == NULL) {
+		g_prefix_error(&error, "policy: ");
 		kl_verifier_dbus_call_return_error(call, error);
 		return;
 	}
-	if (g_bytes_get_size(chunk) == 0) {
-		kl_verifier_dbus_policy_store(call->self, call);
-		return;
-	}
-	if ((guint64)call->data->len + g_bytes_get_size(chunk) > call->self->max_upload_size) {
-		g_set_error(&error,
-			    KL_ERROR,
-			    KL_ERROR_TOO_LARGE,
-			    "policy: longer than max_upload_size (%" G_GUINT64_FORMAT " bytes)",
-			    call->self->max_upload_size);
+	length = g_bytes_get_size(bytes);
+	text = g_strndup(g_bytes_get_data(bytes, NULL), length);
+	if (strlen(text) != length || !g_utf8_validate(text, -1, NULL)) {
+		g_set_error(&error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT, "policy: not UTF-8 text");
 		kl_verifier_dbus_call_return_error(call, error);
 		return;
 	}
-	g_byte_array_append(call->data,
-			    g_bytes_get_data(chunk, NULL),
-			    (guint)g_bytes_get_size(chunk));
-	kl_verifier_dbus_policy_read_next(g_steal_pointer(&call));
+	if (!kl_verifier_put_policy(call->self->verifier,
+				    call->kind,
+				    call->agent_id,
+				    text,
+				    NULL,
+				    NULL,
+				    FALSE,
+				    &error)) {
+		kl_verifier_dbus_call_return_error(call, error);
+		return;
+	}
+	kl_verifier_dbus_call_return(call, NULL);
 }
 
 /* Authorized: read the descriptor without blocking the main loop. */
 static void
 kl_verifier_dbus_run_add_policy(KlVerifierDbus *self, KlVerifierDbusCall *call)
 {
-	KlVerifierDbusCall *reading = g_new0(KlVerifierDbusCall, 1);
-
-	/* the read goes on with a copy of the call; this one is spent */
-	*reading = *call;
-	memset(call, 0, sizeof(*call));
-	reading->data = g_byte_array_new();
-	kl_verifier_dbus_policy_read_next(reading);
+	kl_verifier_dbus_read_handle_async(call->invocation,
+					   call->handle,
+					   self->max_upload_size,
+					   call->cancellable,
+					   kl_verifier_dbus_policy_read_cb,
+					   call);
 }
 
 static gboolean
@@ -605,28 +609,11 @@ kl_verifier_dbus_add_policy(KlVerifierDbus *self,
 			    const gchar *name,
 			    GVariant *handle)
 {
-	GUnixFDList *fds =
-		g_dbus_message_get_unix_fd_list(g_dbus_method_invocation_get_message(invocation));
-	gint32 index = g_variant_get_handle(handle);
-	g_autoptr(GError) error = NULL;
-	KlVerifierDbusCall *call;
-	gint fd;
+	KlVerifierDbusCall *call =
+		kl_verifier_dbus_call_new(self, invocation, kl_verifier_dbus_run_add_policy, name);
 
-	if (fds == NULL || index < 0 || index >= g_unix_fd_list_get_length(fds)) {
-		g_dbus_method_invocation_return_error(invocation,
-						      KL_ERROR,
-						      KL_ERROR_INVALID_ARGUMENT,
-						      "policy: no file descriptor was passed");
-		return G_DBUS_METHOD_INVOCATION_HANDLED;
-	}
-	fd = g_unix_fd_list_get(fds, index, &error);
-	if (fd < 0) {
-		g_dbus_method_invocation_return_gerror(invocation, error);
-		return G_DBUS_METHOD_INVOCATION_HANDLED;
-	}
-	call = kl_verifier_dbus_call_new(self, invocation, kl_verifier_dbus_run_add_policy, name);
 	call->kind = kind;
-	call->stream = g_unix_input_stream_new(fd, TRUE);
+	call->handle = g_variant_get_handle(handle);
 	return kl_verifier_dbus_call_authorize(call, KL_VERIFIER_DBUS_ACTION_MANAGE_POLICIES);
 }
 
@@ -697,6 +684,7 @@ kl_verifier_dbus_handle_list_mb_policies(KlDBusVerifier1Manager *manager,
 static void
 kl_verifier_dbus_run_get_policy(KlVerifierDbus *self, KlVerifierDbusCall *call)
 {
+	g_autoptr(KlVerifierDbusCall) owned = call;
 	g_autoptr(KlVerifierPolicy) policy = NULL;
 	g_autoptr(GError) error = NULL;
 
@@ -743,6 +731,7 @@ kl_verifier_dbus_handle_get_mb_policy(KlDBusVerifier1Manager *manager,
 static void
 kl_verifier_dbus_run_delete_policy(KlVerifierDbus *self, KlVerifierDbusCall *call)
 {
+	g_autoptr(KlVerifierDbusCall) owned = call;
 	g_autoptr(GError) error = NULL;
 
 	if (!kl_verifier_delete_policy(self->verifier, call->kind, call->agent_id, &error)) {
@@ -795,6 +784,7 @@ kl_verifier_dbus_handle_delete_mb_policy(KlDBusVerifier1Manager *manager,
 static void
 kl_verifier_dbus_run_stop(KlVerifierDbus *self, KlVerifierDbusCall *call)
 {
+	g_autoptr(KlVerifierDbusCall) owned = call;
 	g_autoptr(GError) error = NULL;
 
 	if (!kl_verifier_stop_agent(self->verifier, call->agent_id, &error))
@@ -806,6 +796,7 @@ kl_verifier_dbus_run_stop(KlVerifierDbus *self, KlVerifierDbusCall *call)
 static void
 kl_verifier_dbus_run_reactivate(KlVerifierDbus *self, KlVerifierDbusCall *call)
 {
+	g_autoptr(KlVerifierDbusCall) owned = call;
 	g_autoptr(GError) error = NULL;
 
 	if (!kl_verifier_reactivate_agent(self->verifier, call->agent_id, &error))
@@ -817,6 +808,7 @@ kl_verifier_dbus_run_reactivate(KlVerifierDbus *self, KlVerifierDbusCall *call)
 static void
 kl_verifier_dbus_run_get_failures(KlVerifierDbus *self, KlVerifierDbusCall *call)
 {
+	g_autoptr(KlVerifierDbusCall) owned = call;
 	g_autoptr(GPtrArray) events = NULL;
 	g_autoptr(GError) error = NULL;
 	GVariantBuilder builder;
@@ -848,6 +840,7 @@ kl_verifier_dbus_run_get_failures(KlVerifierDbus *self, KlVerifierDbusCall *call
 static void
 kl_verifier_dbus_run_get_revocations(KlVerifierDbus *self, KlVerifierDbusCall *call)
 {
+	g_autoptr(KlVerifierDbusCall) owned = call;
 	g_autoptr(GPtrArray) events = NULL;
 	g_autoptr(GError) error = NULL;
 	GVariantBuilder builder;
@@ -1291,6 +1284,24 @@ kl_verifier_dbus_new(KlVerifier *verifier,
 		return NULL;
 	g_dbus_object_manager_server_set_connection(self->object_manager, connection);
 	return g_steal_pointer(&self);
+}
+
+KlVerifier *
+kl_verifier_dbus_get_verifier(KlVerifierDbus *self)
+{
+	return self->verifier;
+}
+
+KlDBusVerifier1Manager *
+kl_verifier_dbus_get_manager(KlVerifierDbus *self)
+{
+	return self->manager;
+}
+
+KlDBusAuthMode
+kl_verifier_dbus_get_auth_mode(KlVerifierDbus *self)
+{
+	return self->auth_mode;
 }
 
 void

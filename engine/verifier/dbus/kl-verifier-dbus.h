@@ -8,6 +8,7 @@
 #pragma once
 
 #include "kl-dbus-auth.h"
+#include "kl-dbus-verifier.h"
 #include "kl-verifier.h"
 
 G_BEGIN_DECLS
@@ -38,6 +39,25 @@ KlVerifierDbus *kl_verifier_dbus_new(KlVerifier *verifier,
 				     guint64 max_upload_size,
 				     GError **error);
 void kl_verifier_dbus_free(KlVerifierDbus *self);
+
+/* For methods served beside this front-end (kl-verifier-dbus-enroll) */
+KlVerifier *kl_verifier_dbus_get_verifier(KlVerifierDbus *self);
+KlDBusVerifier1Manager *kl_verifier_dbus_get_manager(KlVerifierDbus *self);
+KlDBusAuthMode kl_verifier_dbus_get_auth_mode(KlVerifierDbus *self);
+
+/*
+ * Reads all of the descriptor @handle of @invocation's message (an 'h'
+ * argument) without blocking the main loop: KL_ERROR_TOO_LARGE past
+ * @max_size bytes, KL_ERROR_INVALID_ARGUMENT when no such descriptor was
+ * passed.
+ */
+void kl_verifier_dbus_read_handle_async(GDBusMethodInvocation *invocation,
+					gint32 handle,
+					guint64 max_size,
+					GCancellable *cancellable,
+					GAsyncReadyCallback callback,
+					gpointer user_data);
+GBytes *kl_verifier_dbus_read_handle_finish(GAsyncResult *result, GError **error);
 
 /* The object path of an agent's object. */
 gchar *kl_verifier_dbus_agent_path(const gchar *agent_id);
