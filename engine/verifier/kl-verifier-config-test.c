@@ -92,6 +92,8 @@ test_config_defaults(void)
 	g_assert_true(cfg->notify_agents);
 	g_assert_false(cfg->notify_webhook);
 	g_assert_null(cfg->options.webhook_url);
+	g_assert_cmpstr(cfg->registrar_ip, ==, "127.0.0.1");
+	g_assert_cmpuint(cfg->registrar_port, ==, 8891);
 }
 
 /* The file as shipped (data/config/verifier.conf) loads as it is. */
@@ -155,6 +157,8 @@ test_config_values(void)
 			  "severity_policy = [{'event_id': 'ima.*', 'severity_label': 'low'}, "
 			  "{'event_id': '.*', 'severity_label': 'high'}]\n"
 			  "database_url = sqlite:////srv/cv.db\n"
+			  "registrar_ip = 192.0.2.9\n"
+			  "registrar_port = 9891\n"
 			  "[revocations]\n"
 			  "enabled_revocation_notifications = ['webhook', 'agent']\n"
 			  "webhook_url = http://127.0.0.1:9/hook\n",
@@ -184,6 +188,8 @@ test_config_values(void)
 	g_assert_true(cfg->options.require_allow_list_signatures);
 	g_assert_cmpstr(cfg->options.severity_labels, ==, "['low', 'high']");
 	g_assert_cmpstr(cfg->database_path, ==, "/srv/cv.db");
+	g_assert_cmpstr(cfg->registrar_ip, ==, "192.0.2.9");
+	g_assert_cmpuint(cfg->registrar_port, ==, 9891);
 	g_assert_true(cfg->notify_agents);
 	g_assert_true(cfg->notify_webhook);
 	g_assert_cmpstrv(cfg->options.revocation_notifiers,
@@ -249,6 +255,8 @@ test_config_bad(void)
 		 "severity_policy"},
 		{"[verifier]\nuuid = \n", "[verifier] uuid"},
 		{"[verifier]\nip = \n", "[verifier] ip"},
+		{"[verifier]\nregistrar_port = 0\n", "[verifier] registrar_port"},
+		{"[verifier]\nregistrar_ip = \n", "[verifier] registrar_ip"},
 		{"[verifier]\nmode = push\n", "[verifier] mode"},
 		{"[verifier]\ndatabase_url = mysql://u:secret@db/keylime\n",
 		 "[verifier] database_url"},

@@ -26,6 +26,8 @@ kl_verifier_config_free(KlVerifierConfig *self)
 	g_free(self->client_key);
 	g_free(self->trusted_server_ca);
 	g_free(self->database_path);
+	g_free(self->registrar_ip);
+	g_free(self->tpm_cert_store);
 	g_free(self->verifier_id);
 	g_free(self->severity_labels);
 	g_free(self->severity_policy);
@@ -466,6 +468,7 @@ kl_verifier_config_new(KlConfig *config,
 {
 	g_autoptr(KlVerifierConfig) self = g_new0(KlVerifierConfig, 1);
 	const gchar *database_url;
+	gint64 registrar_port = 0;
 
 	g_return_val_if_fail(KL_IS_CONFIG(config), NULL);
 	g_return_val_if_fail(keylime_dir != NULL, NULL);
@@ -497,6 +500,30 @@ kl_verifier_config_new(KlConfig *config,
 		}
 		return NULL;
 	}
+
+	self->registrar_ip = g_strdup(kl_config_get_string(config,
+							   KL_VERIFIER_CONFIG_SECTION,
+							   "registrar_ip",
+							   "127.0.0.1"));
+	if (self->registrar_ip[0] == '\0') {
+		kl_verifier_config_set_invalid(error,
+					       config,
+					       KL_VERIFIER_CONFIG_SECTION,
+					       "registrar_ip",
+					       "an address");
+		return NULL;
+	}
+	if (!kl_config_get_int(config,
+			       KL_VERIFIER_CONFIG_SECTION,
+			       "registrar_port",
+			       8891,
+			       1,
+			       65535,
+			       &registrar_port,
+			       error))
+		return NULL;
+	self->registrar_port = (guint16)registrar_port;
+	self->tpm_cert_store = g_build_filename(keylime_dir, "tpm_cert_store", NULL);
 
 	/* last: with tls_dir = generate this writes a CA */
 	if (!kl_verifier_config_read_listener(self, config, keylime_dir, error))

@@ -44,6 +44,13 @@ typedef struct {
 
 	gchar *database_path; /* the sqlite file database_url names */
 
+	/* the registrar's admin port, for D-Bus EnrollAgent (the tenant's
+	 * flow run in the verifier): registrar_ip, registrar_port; its
+	 * certificate is checked against trusted_server_ca */
+	gchar *registrar_ip;
+	guint16 registrar_port;
+	gchar *tpm_cert_store; /* <keylime_dir>/tpm_cert_store, as the tenant's */
+
 	/* [revocations] */
 	gboolean notify_agents;	 /* "agent" enabled */
 	gboolean notify_webhook; /* "webhook" enabled (then webhook_url is set) */

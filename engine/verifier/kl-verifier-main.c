@@ -16,6 +16,7 @@
 #include "kl-error.h"
 #include "kl-http-tls-files.h"
 #include "kl-verifier-config.h"
+#include "kl-verifier-dbus-enroll.h"
 #include "kl-verifier-dbus.h"
 #include "kl-verifier-rest.h"
 #include "kl-verifier.h"
@@ -29,6 +30,7 @@ typedef struct {
 	KlVerifierRest *rest;
 	GDBusConnection *bus;
 	KlVerifierDbus *dbus;
+	KlVerifierDbusEnroll *enroll;
 	guint bus_name_id;
 	KlDBusAuthMode auth_mode;
 } KlVerifierDaemon;
@@ -40,6 +42,7 @@ kl_verifier_daemon_clear(KlVerifierDaemon *daemon)
 	if (daemon->bus_name_id != 0)
 		g_bus_unown_name(daemon->bus_name_id);
 	daemon->bus_name_id = 0;
+	g_clear_pointer(&daemon->enroll, kl_verifier_dbus_enroll_free);
 	g_clear_pointer(&daemon->dbus, kl_verifier_dbus_free);
 	if (daemon->bus != NULL)
 		g_dbus_connection_flush_sync(daemon->bus, NULL, NULL);
@@ -128,6 +131,28 @@ kl_verifier_daemon_name_lost_cb(GDBusConnection *connection, const gchar *name, 
 	g_warning("could not own %s on D-Bus; serving REST only", name);
 }
 
+/* EnrollAgent runs the tenant's flow here: the registrar from
+ * verifier.conf (registrar_ip, registrar_port, its certificate checked
+ * against trusted_server_ca), the verifier's client certificate towards
+ * the registrar and the agent, the EK checked against tpm_cert_store. */
+static KlTenantEnrollOptions *
+kl_verifier_daemon_enroll_config(gpointer user_data)
+{
+	KlVerifierDaemon *daemon = user_data;
+	KlVerifierConfig *settings = daemon->settings;
+	KlTenantEnrollOptions *options = kl_tenant_enroll_options_new();
+
+	options->registrar_host = g_strdup(settings->registrar_ip);
+	options->registrar_port = settings->registrar_port;
+	options->registrar_ca = g_strdup(settings->trusted_server_ca);
+	options->client_cert = g_strdup(settings->client_cert);
+	options->client_key = g_strdup(settings->client_key);
+	options->agent_mtls = settings->options.enable_agent_mtls;
+	options->tpm_cert_store = g_strdup(settings->tpm_cert_store);
+	options->request_timeout = settings->options.request_timeout;
+	return options;
+}
+
 static gboolean
 kl_verifier_daemon_export(KlVerifierDaemon *daemon, GBusType bus_type, GError **error)
 {
@@ -143,6 +168,10 @@ kl_verifier_daemon_export(KlVerifierDaemon *daemon, GBusType bus_type, GError **
 					    error);
 	if (daemon->dbus == NULL)
 		return FALSE;
+	daemon->enroll = kl_verifier_dbus_enroll_new(daemon->dbus,
+						     kl_verifier_daemon_enroll_config,
+						     daemon,
+						     NULL);
 	daemon->bus_name_id = g_bus_own_name_on_connection(daemon->bus,
 							   KL_VERIFIER_DBUS_NAME,
 							   G_BUS_NAME_OWNER_FLAGS_NONE,
