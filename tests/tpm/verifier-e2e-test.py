@@ -277,6 +277,8 @@ def start_verifier():
         "KEYLIME_VERIFIER_REQUEST_TIMEOUT": "10",
         "KEYLIME_VERIFIER_REVOCATIONS_ENABLED_REVOCATION_NOTIFICATIONS": "['agent', 'webhook']",
         "KEYLIME_VERIFIER_REVOCATIONS_WEBHOOK_URL": f"http://127.0.0.1:{WEBHOOK.port}/revoked",
+        # libkl-http says why it drops a connection (guard limits, timeouts)
+        "G_MESSAGES_DEBUG": "KlHttp",
     })
     VERIFIER = kltest.Daemon("verifier", [VERIFIER_BIN, "--config",
                                           kltest.config_path("verifier.conf"), "--session"], env)
