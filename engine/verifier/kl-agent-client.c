@@ -71,6 +71,7 @@ typedef enum {
 	KL_AGENT_REQUEST_QUOTE,
 	KL_AGENT_REQUEST_VKEY,
 	KL_AGENT_REQUEST_VERSION,
+	KL_AGENT_REQUEST_REVOCATION,
 } KlAgentRequestKind;
 
 typedef struct {
@@ -451,6 +452,9 @@ kl_agent_request_done(GTask *task, JsonObject *results, GError *error)
 	KlAgentRequest *req = g_task_get_task_data(task);
 	KlAgentClient *self = req->client;
 	KlAgentRequestState state = req->state;
+	/* a caller may drop the client in its callback: the task's reference
+	 * was then the last, and the pump below still needs the client */
+	g_autoptr(KlAgentClient) alive = g_object_ref(self);
 
 	g_assert(state != KL_AGENT_REQUEST_DONE);
 	req->state = KL_AGENT_REQUEST_DONE;
@@ -512,6 +516,12 @@ kl_agent_request_finish_body(GTask *task)
 	GError *error = NULL;
 	const gchar *quote = NULL;
 
+	/* upstream's agents answer a notification with "results" null or {}
+	 * (and upstream's verifier looks only at the status) */
+	if (req->kind == KL_AGENT_REQUEST_REVOCATION && status == SOUP_STATUS_OK) {
+		kl_agent_request_done(task, json_object_new(), NULL);
+		return;
+	}
 	results = kl_agent_client_parse_reply(status,
 					      (const gchar *)req->data->data,
 					      req->data->len,
@@ -1059,4 +1069,279 @@ kl_agent_client_get_version_finish(KlAgentClient *self,
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/* ---- copies of targets and revocation notifications (spec §9) ---- */
+
+KlAgentTarget *
+kl_agent_target_copy(const KlAgentTarget *target)
+{
+	KlAgentTarget *copy;
+
+	g_return_val_if_fail(target != NULL, NULL);
+
+	copy = g_new0(KlAgentTarget, 1);
+	copy->agent_id = g_strdup(target->agent_id);
+	copy->ip = g_strdup(target->ip);
+	copy->port = target->port;
+	copy->api_version = target->api_version;
+	copy->mtls_cert = target->mtls_cert != NULL ? g_object_ref(target->mtls_cert) : NULL;
+	return copy;
+}
+
+void
+kl_agent_target_free(KlAgentTarget *target)
+{
+	if (target == NULL)
+		return;
+	/* a copy's strings are its own (see kl_agent_target_copy()) */
+	g_free((gchar *)target->agent_id);
+	g_free((gchar *)target->ip);
+	g_clear_object(&target->mtls_cert);
+	g_free(target);
+}
+
+void
+kl_agent_client_post_revocation_async(KlAgentClient *self,
+				      const KlAgentTarget *agent,
+				      const gchar *transport_json,
+				      GCancellable *cancellable,
+				      GAsyncReadyCallback callback,
+				      gpointer user_data)
+{
+	gchar version[KL_API_VERSION_STRING_SIZE];
+	g_autoptr(GBytes) body = NULL;
+	g_autofree gchar *path = NULL;
+
+	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
+	g_return_if_fail(agent != NULL && transport_json != NULL);
+
+	if (!kl_agent_client_check_target(self,
+					  agent,
+					  callback,
+					  user_data,
+					  kl_agent_client_post_revocation_async))
+		return;
+	body = g_bytes_new(transport_json, strlen(transport_json));
+	path = g_strdup_printf("/v%s/notifications/revocation",
+			       kl_api_version_to_string(&agent->api_version, version));
+	kl_agent_client_enqueue(self,
+				agent,
+				KL_AGENT_REQUEST_REVOCATION,
+				SOUP_METHOD_POST,
+				path,
+				NULL,
+				body,
+				cancellable,
+				callback,
+				user_data,
+				kl_agent_client_post_revocation_async);
+}
+
+gboolean
+kl_agent_client_post_revocation_finish(KlAgentClient *self, GAsyncResult *result, GError **error)
+{
+	g_autoptr(JsonObject) results = NULL;
+
+	g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+	results = g_task_propagate_pointer(G_TASK(result), error);
+	return results != NULL;
+}
+
+/* --- the tenant's add flow (spec §1.3): identity quote, U, key check --- */
+
+void
+kl_agent_client_get_identity_quote_async(KlAgentClient *self,
+					 const KlAgentTarget *agent,
+					 const gchar *nonce,
+					 GCancellable *cancellable,
+					 GAsyncReadyCallback callback,
+					 gpointer user_data)
+{
+	gchar version[KL_API_VERSION_STRING_SIZE];
+	g_autofree gchar *path = NULL;
+	g_autofree gchar *query = NULL;
+
+	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
+	g_return_if_fail(agent != NULL && nonce != NULL);
+
+	if (!kl_agent_client_check_target(self,
+					  agent,
+					  callback,
+					  user_data,
+					  kl_agent_client_get_identity_quote_async))
+		return;
+	if (!kl_agent_client_nonce_is_valid(nonce)) {
+		g_task_report_new_error(self,
+					callback,
+					user_data,
+					kl_agent_client_get_identity_quote_async,
+					KL_AGENT_CLIENT_ERROR,
+					KL_AGENT_CLIENT_ERROR_FATAL,
+					"agent %s: the nonce must be 1 to 64 letters and digits",
+					agent->agent_id != NULL ? agent->agent_id : "(unnamed)");
+		return;
+	}
+	path = g_strdup_printf("/v%s/quotes/identity",
+			       kl_api_version_to_string(&agent->api_version, version));
+	query = soup_form_encode("nonce", nonce, NULL);
+	/* a QUOTE request: the reply must carry a string "quote" */
+	kl_agent_client_enqueue(self,
+				agent,
+				KL_AGENT_REQUEST_QUOTE,
+				SOUP_METHOD_GET,
+				path,
+				query,
+				NULL,
+				cancellable,
+				callback,
+				user_data,
+				kl_agent_client_get_identity_quote_async);
+}
+
+JsonObject *
+kl_agent_client_get_identity_quote_finish(KlAgentClient *self, GAsyncResult *result, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(result, self), NULL);
+	return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+void
+kl_agent_client_post_ukey_async(KlAgentClient *self,
+				const KlAgentTarget *agent,
+				const gchar *encrypted_key_b64,
+				const gchar *auth_tag,
+				const gchar *payload_b64,
+				GCancellable *cancellable,
+				GAsyncReadyCallback callback,
+				gpointer user_data)
+{
+	gchar version[KL_API_VERSION_STRING_SIZE];
+	g_autoptr(JsonBuilder) builder = json_builder_new_immutable();
+	g_autoptr(JsonNode) root = NULL;
+	g_autoptr(GBytes) body = NULL;
+	g_autofree gchar *path = NULL;
+	gchar *text;
+
+	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
+	g_return_if_fail(agent != NULL && encrypted_key_b64 != NULL && auth_tag != NULL);
+
+	if (!kl_agent_client_check_target(self,
+					  agent,
+					  callback,
+					  user_data,
+					  kl_agent_client_post_ukey_async))
+		return;
+	json_builder_begin_object(builder);
+	json_builder_set_member_name(builder, "encrypted_key");
+	json_builder_add_string_value(builder, encrypted_key_b64);
+	json_builder_set_member_name(builder, "auth_tag");
+	json_builder_add_string_value(builder, auth_tag);
+	if (payload_b64 != NULL) {
+		json_builder_set_member_name(builder, "payload");
+		json_builder_add_string_value(builder, payload_b64);
+	}
+	json_builder_end_object(builder);
+	root = json_builder_get_root(builder);
+	text = kl_json_node_to_string(root, FALSE);
+	body = g_bytes_new_take(text, strlen(text));
+	path = g_strdup_printf("/v%s/keys/ukey",
+			       kl_api_version_to_string(&agent->api_version, version));
+	/* a VKEY request: any results object will do */
+	kl_agent_client_enqueue(self,
+				agent,
+				KL_AGENT_REQUEST_VKEY,
+				SOUP_METHOD_POST,
+				path,
+				NULL,
+				body,
+				cancellable,
+				callback,
+				user_data,
+				kl_agent_client_post_ukey_async);
+}
+
+gboolean
+kl_agent_client_post_ukey_finish(KlAgentClient *self, GAsyncResult *result, GError **error)
+{
+	g_autoptr(JsonObject) results = NULL;
+
+	g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+	results = g_task_propagate_pointer(G_TASK(result), error);
+	return results != NULL;
+}
+
+void
+kl_agent_client_get_keys_verify_async(KlAgentClient *self,
+				      const KlAgentTarget *agent,
+				      const gchar *challenge,
+				      GCancellable *cancellable,
+				      GAsyncReadyCallback callback,
+				      gpointer user_data)
+{
+	gchar version[KL_API_VERSION_STRING_SIZE];
+	g_autofree gchar *path = NULL;
+	g_autofree gchar *query = NULL;
+
+	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
+	g_return_if_fail(agent != NULL && challenge != NULL);
+
+	if (!kl_agent_client_check_target(self,
+					  agent,
+					  callback,
+					  user_data,
+					  kl_agent_client_get_keys_verify_async))
+		return;
+	if (!kl_agent_client_nonce_is_valid(challenge)) {
+		g_task_report_new_error(
+			self,
+			callback,
+			user_data,
+			kl_agent_client_get_keys_verify_async,
+			KL_AGENT_CLIENT_ERROR,
+			KL_AGENT_CLIENT_ERROR_FATAL,
+			"agent %s: the challenge must be 1 to 64 letters and digits",
+			agent->agent_id != NULL ? agent->agent_id : "(unnamed)");
+		return;
+	}
+	path = g_strdup_printf("/v%s/keys/verify",
+			       kl_api_version_to_string(&agent->api_version, version));
+	query = soup_form_encode("challenge", challenge, NULL);
+	kl_agent_client_enqueue(self,
+				agent,
+				KL_AGENT_REQUEST_VKEY,
+				SOUP_METHOD_GET,
+				path,
+				query,
+				NULL,
+				cancellable,
+				callback,
+				user_data,
+				kl_agent_client_get_keys_verify_async);
+}
+
+gchar *
+kl_agent_client_get_keys_verify_finish(KlAgentClient *self, GAsyncResult *result, GError **error)
+{
+	g_autoptr(JsonObject) results = NULL;
+	g_autoptr(GError) error_local = NULL;
+	const gchar *hmac = NULL;
+	KlAgentRequest *req;
+
+	g_return_val_if_fail(g_task_is_valid(result, self), NULL);
+
+	results = g_task_propagate_pointer(G_TASK(result), error);
+	if (results == NULL)
+		return NULL;
+	if (!kl_json_object_get_string(results, "hmac", &hmac, &error_local)) {
+		req = g_task_get_task_data(G_TASK(result));
+		g_set_error(error,
+			    KL_AGENT_CLIENT_ERROR,
+			    KL_AGENT_CLIENT_ERROR_FATAL,
+			    "%s: results: %s",
+			    req->what,
+			    error_local->message);
+		return NULL;
+	}
+	return g_strdup(hmac);
 }

@@ -159,4 +159,42 @@ gboolean kl_agent_client_parse_versions(JsonObject *results,
 					KlApiVersion *common,
 					GError **error);
 
+/*
+ * The tenant's add flow (spec §1.3, tenant/kl-tenant-enroll.c): the
+ * identity quote, U with the payload, and the key-derivation check.
+ */
+
+/* GET /v{ver}/quotes/identity?nonce=; the results have a string "quote". */
+void kl_agent_client_get_identity_quote_async(KlAgentClient *self,
+					      const KlAgentTarget *agent,
+					      const gchar *nonce,
+					      GCancellable *cancellable,
+					      GAsyncReadyCallback callback,
+					      gpointer user_data);
+JsonObject *kl_agent_client_get_identity_quote_finish(KlAgentClient *self,
+						      GAsyncResult *result,
+						      GError **error);
+
+/* POST /v{ver}/keys/ukey {"encrypted_key", "auth_tag", "payload"?} */
+void kl_agent_client_post_ukey_async(KlAgentClient *self,
+				     const KlAgentTarget *agent,
+				     const gchar *encrypted_key_b64,
+				     const gchar *auth_tag,
+				     const gchar *payload_b64 /* nullable */,
+				     GCancellable *cancellable,
+				     GAsyncReadyCallback callback,
+				     gpointer user_data);
+gboolean
+kl_agent_client_post_ukey_finish(KlAgentClient *self, GAsyncResult *result, GError **error);
+
+/* GET /v{ver}/keys/verify?challenge=; returns the "hmac" (hex). */
+void kl_agent_client_get_keys_verify_async(KlAgentClient *self,
+					   const KlAgentTarget *agent,
+					   const gchar *challenge,
+					   GCancellable *cancellable,
+					   GAsyncReadyCallback callback,
+					   gpointer user_data);
+gchar *
+kl_agent_client_get_keys_verify_finish(KlAgentClient *self, GAsyncResult *result, GError **error);
+
 G_END_DECLS
