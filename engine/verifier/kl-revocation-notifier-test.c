@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <openssl/rsa.h>
 #include <signal.h>
 #include <string.h>
@@ -954,6 +955,28 @@ test_bad_options(void)
 	notifier = kl_revocation_notifier_new(&options, NULL, &error);
 	g_assert_null(notifier);
 	g_assert_error(error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT);
+	g_clear_error(&error);
+
+	test_options_init(&options);
+	options.request_timeout = 0.0;
+	notifier = kl_revocation_notifier_new(&options, NULL, &error);
+	g_assert_null(notifier);
+	g_assert_error(error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT);
+	g_clear_error(&error);
+
+	test_options_init(&options);
+	options.retry_interval = NAN;
+	notifier = kl_revocation_notifier_new(&options, NULL, &error);
+	g_assert_null(notifier);
+	g_assert_error(error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT);
+	g_clear_error(&error);
+
+	/* upstream uses |retry_interval| */
+	test_options_init(&options);
+	options.retry_interval = -2.0;
+	notifier = kl_revocation_notifier_new(&options, NULL, &error);
+	g_assert_no_error(error);
+	g_object_unref(notifier);
 }
 
 int
