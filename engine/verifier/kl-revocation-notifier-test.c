@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <openssl/rsa.h>
 #include <signal.h>
 #include <string.h>
@@ -792,6 +793,66 @@ test_webhook_ok(void)
 	g_assert_cmpstr(hook->last_type, ==, "application/json");
 }
 
+/* Two sends at once: one "done" each; the caller may drop the notifier
+ * while they run. */
+typedef struct {
+	guint n_done;
+	guint n_sent;
+	gboolean finalized;
+} TestBatches;
+
+static void
+test_batches_done_cb(KlRevocationNotifier *notifier,
+		     guint n_sent,
+		     guint n_failed,
+		     gpointer user_data)
+{
+	TestBatches *batches = user_data;
+
+	g_assert_cmpuint(n_failed, ==, 0);
+	batches->n_done++;
+	batches->n_sent += n_sent;
+}
+
+static void
+test_batches_finalized_cb(gpointer user_data, GObject *where_the_object_was)
+{
+	((TestBatches *)user_data)->finalized = TRUE;
+}
+
+static gboolean
+test_batches_are_done(gpointer user_data)
+{
+	TestBatches *batches = user_data;
+
+	return batches->n_done == 2 && batches->finalized;
+}
+
+static void
+test_webhook_two_sends(void)
+{
+	static const guint statuses[] = {500, 202};
+	g_autoptr(TestWebhook) hook = test_webhook_new(statuses, 2, FALSE);
+	KlRevocationNotifier *notifier;
+	KlRevocationNotifierOptions options;
+	TestBatches batches = {0};
+
+	test_options_init(&options);
+	options.webhook_url = hook->url;
+	notifier = test_webhook_notifier_new(&options);
+	g_signal_connect(notifier, "done", G_CALLBACK(test_batches_done_cb), &batches);
+	g_object_weak_ref(G_OBJECT(notifier), test_batches_finalized_cb, &batches);
+	kl_revocation_notifier_send(notifier, TEST_TRANSPORT, NULL);
+	kl_revocation_notifier_send(notifier, TEST_TRANSPORT, NULL);
+	g_assert_cmpuint(kl_revocation_notifier_get_pending(notifier), ==, 2);
+	g_object_unref(notifier);
+	g_assert_true(kl_test_wait_for(test_batches_are_done, &batches, KL_TEST_WAIT_MS));
+	g_assert_cmpuint(batches.n_sent, ==, 2);
+	/* the first answer was a 500: one of them was retried */
+	g_assert_cmpuint(hook->n_requests, ==, 3);
+	test_assert_warnings(NULL);
+}
+
 static void
 test_webhook_retried(void)
 {
@@ -954,6 +1015,28 @@ test_bad_options(void)
 	notifier = kl_revocation_notifier_new(&options, NULL, &error);
 	g_assert_null(notifier);
 	g_assert_error(error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT);
+	g_clear_error(&error);
+
+	test_options_init(&options);
+	options.request_timeout = 0.0;
+	notifier = kl_revocation_notifier_new(&options, NULL, &error);
+	g_assert_null(notifier);
+	g_assert_error(error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT);
+	g_clear_error(&error);
+
+	test_options_init(&options);
+	options.retry_interval = NAN;
+	notifier = kl_revocation_notifier_new(&options, NULL, &error);
+	g_assert_null(notifier);
+	g_assert_error(error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT);
+	g_clear_error(&error);
+
+	/* upstream uses |retry_interval| */
+	test_options_init(&options);
+	options.retry_interval = -2.0;
+	notifier = kl_revocation_notifier_new(&options, NULL, &error);
+	g_assert_no_error(error);
+	g_object_unref(notifier);
 }
 
 int
@@ -999,6 +1082,7 @@ main(int argc, char **argv)
 	g_test_add_func("/revocation/agents", test_deliver_to_agents);
 	g_test_add_func("/revocation/agent-wrong-key", test_deliver_wrong_key);
 	g_test_add_func("/revocation/webhook-ok", test_webhook_ok);
+	g_test_add_func("/revocation/webhook-two-sends", test_webhook_two_sends);
 	g_test_add_func("/revocation/webhook-retried", test_webhook_retried);
 	g_test_add_func("/revocation/webhook-gives-up", test_webhook_gives_up);
 	g_test_add_func("/revocation/webhook-backoff", test_webhook_backoff);

@@ -348,6 +348,9 @@ kl_revocation_webhook_attempt_done(KlRevocationWebhook *hook, guint status, cons
 		kl_revocation_webhook_free(hook);
 		return;
 	}
+	/* as the pull loop retries (spec §3: 2, 4, 8 s...); upstream's webhook
+	 * worker makes max_retries attempts in all, waiting retry_time(0, 1,
+	 * ...), where the header promises max_retries retries */
 	wait = kl_revocation_retry_time(self->exponential_backoff,
 					self->retry_interval,
 					hook->attempt);
@@ -583,12 +586,13 @@ kl_revocation_notifier_new(const KlRevocationNotifierOptions *options,
 				    "agent notifications need the agent client");
 		return NULL;
 	}
+	/* a negative retry_interval is used as |retry_interval|, as upstream */
 	if (!(options->request_timeout > 0.0) || options->request_timeout > 86400.0 ||
-	    !(options->retry_interval >= 0.0) || options->retry_interval > 86400.0) {
+	    !(ABS(options->retry_interval) <= 86400.0)) {
 		g_set_error(error,
 			    KL_ERROR,
 			    KL_ERROR_INVALID_ARGUMENT,
-			    "request_timeout must be in (0, 86400] and retry_interval in [0, "
+			    "request_timeout must be in (0, 86400] and retry_interval in [-86400, "
 			    "86400] seconds (got %g and %g)",
 			    options->request_timeout,
 			    options->retry_interval);
