@@ -933,9 +933,23 @@ test_verifier_dbus_lifecycle(Fixture *fx, gconstpointer data)
 		g_assert_true(found);
 	}
 	g_clear_pointer(&reply, g_variant_unref);
+	/* the failure revoked the agent: signalled and in its history */
+	fx_wait_signal(fx, "Revocation");
+	signal = fx_find_signal(fx, "Revocation");
+	g_variant_get(signal, "(&o&st&su&s)", &text, &subject, NULL, &event_id, NULL, NULL);
+	g_assert_cmpstr(text, ==, path);
+	g_assert_cmpstr(subject, ==, KL_TEST_AGENT_ID);
+	g_assert_cmpstr(event_id, !=, "");
 	reply = fx_call_agent(fx, "GetRevocations", g_variant_new("(u)", 10), &error);
 	g_assert_no_error(error);
-	g_assert_true(g_variant_is_of_type(reply, G_VARIANT_TYPE("(a(tsus))")));
+	{
+		g_autoptr(GVariant) list = g_variant_get_child_value(reply, 0);
+		const gchar *revoked = NULL;
+
+		g_assert_cmpuint(g_variant_n_children(list), ==, 1);
+		g_variant_get_child(list, 0, "(t&su&s)", NULL, &revoked, NULL, NULL);
+		g_assert_cmpstr(revoked, ==, event_id);
+	}
 	g_clear_pointer(&reply, g_variant_unref);
 
 	/* Reactivate starts over (and fails again: the file is still there) */
