@@ -713,6 +713,26 @@ fx_add_agent(Fixture *fx)
 
 /* ---- tests ---- */
 
+/* The engine's name for policy @id ("" for none). */
+static const gchar *
+fx_policy_name(Fixture *fx, KlVerifierPolicyKind kind, gint64 id)
+{
+	g_autoptr(GPtrArray) names = kl_verifier_list_policies(fx->verifier, kind, NULL);
+
+	g_assert_nonnull(names);
+	for (guint i = 0; id >= 0 && i < names->len; i++) {
+		g_autoptr(KlVerifierPolicy) policy =
+			kl_verifier_get_policy(fx->verifier,
+					       kind,
+					       g_ptr_array_index(names, i),
+					       NULL);
+
+		if (policy != NULL && policy->id == id)
+			return g_intern_string(policy->name);
+	}
+	return "";
+}
+
 /* The properties a console shows are the engine's. */
 static void
 fx_assert_agent_matches(Fixture *fx)
@@ -735,6 +755,10 @@ fx_assert_agent_matches(Fixture *fx)
 			==,
 			kl_tpm_get_hash_alg(fx->tpm));
 	g_assert_cmpstr(kl_dbus_verifier1_agent_get_runtime_policy(proxy), ==, KL_TEST_POLICY);
+	g_test_message("MbPolicy: '%s'", kl_dbus_verifier1_agent_get_mb_policy(proxy));
+	g_assert_cmpstr(kl_dbus_verifier1_agent_get_mb_policy(proxy),
+			==,
+			fx_policy_name(fx, KL_VERIFIER_POLICY_MB, agent->mb_policy_id));
 	g_assert_cmpuint(kl_dbus_verifier1_agent_get_attestation_count(proxy), >, 0);
 	g_assert_cmpuint(kl_dbus_verifier1_agent_get_attestation_count(proxy),
 			 <=,
