@@ -414,6 +414,7 @@ typedef enum {
 	KL_TEST_SAME_USER, /* a private bus: the same user may */
 	KL_TEST_POLKIT,	   /* polkit, which a private bus has not */
 	KL_TEST_ENROLL,	   /* same user, EnrollAgent with a registrar */
+	KL_TEST_BUSY,	   /* same user, quote_interval 0: rounds back to back */
 } KlTestKind;
 
 /* The registrar's side of the agent's registration and activation. */
@@ -575,7 +576,7 @@ fx_setup(Fixture *fx, gconstpointer data)
 	kl_verifier_options_init(&options);
 	options.verifier_id = "dbus-test";
 	options.verifier_ip = "127.0.0.1";
-	options.quote_interval = 0.2;
+	options.quote_interval = kind == KL_TEST_BUSY ? 0 : 0.2;
 	options.retry_interval = 0.2;
 	options.enable_agent_mtls = TRUE;
 	options.client_cert = kl_test_ca_get_client_cert_path(test_ca);
@@ -713,6 +714,26 @@ fx_add_agent(Fixture *fx)
 
 /* ---- tests ---- */
 
+/* The engine's name for policy @id ("" for none). */
+static const gchar *
+fx_policy_name(Fixture *fx, KlVerifierPolicyKind kind, gint64 id)
+{
+	g_autoptr(GPtrArray) names = kl_verifier_list_policies(fx->verifier, kind, NULL);
+
+	g_assert_nonnull(names);
+	for (guint i = 0; id >= 0 && i < names->len; i++) {
+		g_autoptr(KlVerifierPolicy) policy =
+			kl_verifier_get_policy(fx->verifier,
+					       kind,
+					       g_ptr_array_index(names, i),
+					       NULL);
+
+		if (policy != NULL && policy->id == id)
+			return g_intern_string(policy->name);
+	}
+	return "";
+}
+
 /* The properties a console shows are the engine's. */
 static void
 fx_assert_agent_matches(Fixture *fx)
@@ -735,6 +756,10 @@ fx_assert_agent_matches(Fixture *fx)
 			==,
 			kl_tpm_get_hash_alg(fx->tpm));
 	g_assert_cmpstr(kl_dbus_verifier1_agent_get_runtime_policy(proxy), ==, KL_TEST_POLICY);
+	g_test_message("MbPolicy: '%s'", kl_dbus_verifier1_agent_get_mb_policy(proxy));
+	g_assert_cmpstr(kl_dbus_verifier1_agent_get_mb_policy(proxy),
+			==,
+			fx_policy_name(fx, KL_VERIFIER_POLICY_MB, agent->mb_policy_id));
 	g_assert_cmpuint(kl_dbus_verifier1_agent_get_attestation_count(proxy), >, 0);
 	g_assert_cmpuint(kl_dbus_verifier1_agent_get_attestation_count(proxy),
 			 <=,
@@ -933,9 +958,23 @@ test_verifier_dbus_lifecycle(Fixture *fx, gconstpointer data)
 		g_assert_true(found);
 	}
 	g_clear_pointer(&reply, g_variant_unref);
+	/* the failure revoked the agent: signalled and in its history */
+	fx_wait_signal(fx, "Revocation");
+	signal = fx_find_signal(fx, "Revocation");
+	g_variant_get(signal, "(&o&st&su&s)", &text, &subject, NULL, &event_id, NULL, NULL);
+	g_assert_cmpstr(text, ==, path);
+	g_assert_cmpstr(subject, ==, KL_TEST_AGENT_ID);
+	g_assert_cmpstr(event_id, !=, "");
 	reply = fx_call_agent(fx, "GetRevocations", g_variant_new("(u)", 10), &error);
 	g_assert_no_error(error);
-	g_assert_true(g_variant_is_of_type(reply, G_VARIANT_TYPE("(a(tsus))")));
+	{
+		g_autoptr(GVariant) list = g_variant_get_child_value(reply, 0);
+		const gchar *revoked = NULL;
+
+		g_assert_cmpuint(g_variant_n_children(list), ==, 1);
+		g_variant_get_child(list, 0, "(t&su&s)", NULL, &revoked, NULL, NULL);
+		g_assert_cmpstr(revoked, ==, event_id);
+	}
 	g_clear_pointer(&reply, g_variant_unref);
 
 	/* Reactivate starts over (and fails again: the file is still there) */
@@ -1146,6 +1185,65 @@ test_verifier_dbus_unauthorized(Fixture *fx, gconstpointer data)
 	kl_test_assert_empty_list(reply);
 }
 
+/* The Agent interface's PropertiesChanged signals recorded so far. */
+static guint
+fx_count_agent_changes(Fixture *fx)
+{
+	guint n = 0;
+
+	for (guint i = 0; i < fx->signals->len; i++) {
+		KlTestSignal *signal = g_ptr_array_index(fx->signals, i);
+		const gchar *interface = NULL;
+
+		if (!g_str_equal(signal->member, "PropertiesChanged"))
+			continue;
+		g_variant_get_child(signal->parameters, 0, "&s", &interface);
+		if (g_str_equal(interface, "org.keylime.Verifier1.Agent"))
+			n++;
+	}
+	return n;
+}
+
+static gboolean
+kl_test_never(gpointer user_data)
+{
+	return FALSE;
+}
+
+/* Rounds back to back: the agent's properties are published at most once
+ * per KL_VERIFIER_DBUS_COALESCE_MS however often the engine reports. */
+static void
+test_verifier_dbus_coalesced(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(KlVerifierAgent) before = NULL;
+	g_autoptr(KlVerifierAgent) after = NULL;
+	gint64 started;
+	gint64 elapsed_ms;
+	guint64 rounds;
+	guint n_before;
+	guint n_changes;
+
+	fx_add_agent(fx);
+	g_assert_true(kl_test_wait_for(kl_test_attested, fx, KL_TEST_WAIT_MS));
+	before = kl_verifier_get_agent(fx->verifier, KL_TEST_AGENT_ID, NULL);
+	n_before = fx_count_agent_changes(fx);
+	started = g_get_monotonic_time();
+	kl_test_wait_for(kl_test_never, NULL, 1000);
+	elapsed_ms = (g_get_monotonic_time() - started) / 1000;
+	after = kl_verifier_get_agent(fx->verifier, KL_TEST_AGENT_ID, NULL);
+	n_changes = fx_count_agent_changes(fx) - n_before;
+	rounds = (guint64)(after->attestation_count - before->attestation_count);
+	g_test_message("%" G_GUINT64_FORMAT " rounds, %u PropertiesChanged in %" G_GINT64_FORMAT
+		       " ms",
+		       rounds,
+		       n_changes,
+		       elapsed_ms);
+	/* the properties did follow the rounds */
+	g_assert_cmpuint(rounds, >, 0);
+	g_assert_cmpuint(n_changes, >, 0);
+	g_assert_cmpuint(n_changes, <=, elapsed_ms / KL_VERIFIER_DBUS_COALESCE_MS + 2);
+}
+
 static GVariant *
 fx_enroll(Fixture *fx, GVariant *options, const gchar *payload, gsize length, GError **error)
 {
@@ -1338,6 +1436,12 @@ main(int argc, char **argv)
 		   GUINT_TO_POINTER(KL_TEST_POLKIT),
 		   fx_setup,
 		   test_verifier_dbus_unauthorized,
+		   fx_teardown);
+	g_test_add("/verifier-dbus/coalesced",
+		   Fixture,
+		   GUINT_TO_POINTER(KL_TEST_BUSY),
+		   fx_setup,
+		   test_verifier_dbus_coalesced,
 		   fx_teardown);
 	g_test_add("/verifier-dbus/enroll",
 		   Fixture,

@@ -51,6 +51,14 @@ kl_verifier_dbus_agent_path(const gchar *agent_id)
 }
 
 static void
+kl_verifier_dbus_remember_policy(KlVerifierDbus *self, const KlVerifierPolicy *policy)
+{
+	g_hash_table_insert(self->policy_names[policy->kind],
+			    g_memdup2(&policy->id, sizeof(policy->id)),
+			    g_strdup(policy->name));
+}
+
+static void
 kl_verifier_dbus_fill_policy_names(KlVerifierDbus *self, KlVerifierPolicyKind kind)
 {
 	g_autoptr(GPtrArray) names = NULL;
@@ -72,24 +80,35 @@ kl_verifier_dbus_fill_policy_names(KlVerifierDbus *self, KlVerifierPolicyKind ki
 						&get_error);
 		if (policy == NULL)
 			continue; /* deleted meanwhile */
-		g_hash_table_insert(self->policy_names[kind],
-				    g_memdup2(&policy->id, sizeof(policy->id)),
-				    g_strdup(policy->name));
+		kl_verifier_dbus_remember_policy(self, policy);
 	}
 }
 
+/* The name of policy @id of @agent_id.  An enrolment's own policy is
+ * stored under the agent's id (upstream's rule): tried first, so that a
+ * fleet of agents with their own policies costs one lookup each rather
+ * than a listing each. */
 static const gchar *
-kl_verifier_dbus_policy_name(KlVerifierDbus *self, KlVerifierPolicyKind kind, gint64 id)
+kl_verifier_dbus_policy_name(KlVerifierDbus *self,
+			     KlVerifierPolicyKind kind,
+			     gint64 id,
+			     const gchar *agent_id)
 {
+	g_autoptr(KlVerifierPolicy) own = NULL;
 	const gchar *name;
 
 	if (id < 0)
 		return "";
 	name = g_hash_table_lookup(self->policy_names[kind], &id);
-	if (name == NULL) {
+	if (name != NULL)
+		return name;
+	own = kl_verifier_get_policy(self->verifier, kind, agent_id, NULL);
+	if (own != NULL && own->id == id) {
+		kl_verifier_dbus_remember_policy(self, own);
+	} else {
 		kl_verifier_dbus_fill_policy_names(self, kind);
-		name = g_hash_table_lookup(self->policy_names[kind], &id);
 	}
+	name = g_hash_table_lookup(self->policy_names[kind], &id);
 	return name != NULL ? name : "";
 }
 
@@ -159,10 +178,13 @@ kl_verifier_dbus_sync_agent(KlVerifierDbus *self, const gchar *agent_id)
 		iface,
 		kl_verifier_dbus_policy_name(self,
 					     KL_VERIFIER_POLICY_RUNTIME,
-					     agent->ima_policy_id));
-	kl_dbus_verifier1_agent_set_mb_policy(
-		iface,
-		kl_verifier_dbus_policy_name(self, KL_VERIFIER_POLICY_MB, agent->mb_policy_id));
+					     agent->ima_policy_id,
+					     agent_id));
+	kl_dbus_verifier1_agent_set_mb_policy(iface,
+					      kl_verifier_dbus_policy_name(self,
+									   KL_VERIFIER_POLICY_MB,
+									   agent->mb_policy_id,
+									   agent_id));
 	kl_dbus_verifier1_agent_set_hash_alg(iface, kl_verifier_dbus_string(agent->hash_alg));
 	kl_dbus_verifier1_agent_set_sign_alg(iface, kl_verifier_dbus_string(agent->sign_alg));
 	kl_dbus_verifier1_agent_set_enc_alg(iface, kl_verifier_dbus_string(agent->enc_alg));
