@@ -566,16 +566,27 @@ kl_client_enrollment_progress_cb(KlDBusVerifier1Manager *manager,
 		      message);
 }
 
+/* A pending GetEvents does not keep the client alive: dropping the client
+ * cancels it. */
 typedef struct {
-	KlClient *self; /* owned */
+	GWeakRef self;
 	guint serial;
 } KlClientBackfill;
 
 static void
+kl_client_backfill_free(KlClientBackfill *backfill)
+{
+	g_weak_ref_clear(&backfill->self);
+	g_free(backfill);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KlClientBackfill, kl_client_backfill_free)
+
+static void
 kl_client_backfill_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	KlClientBackfill *backfill = user_data;
-	KlClient *self = backfill->self;
+	g_autoptr(KlClientBackfill) backfill = user_data;
+	g_autoptr(KlClient) self = g_weak_ref_get(&backfill->self);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GVariant) reply = NULL;
 	g_autoptr(GVariant) events = NULL;
@@ -583,7 +594,9 @@ kl_client_backfill_done(GObject *source, GAsyncResult *result, gpointer user_dat
 	guint n;
 
 	reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
-	if (backfill->serial != self->backfill_serial) {
+	if (self == NULL) {
+		/* The client is gone. */
+	} else if (backfill->serial != self->backfill_serial) {
 		/* A newer connection started its own backfill. */
 	} else if (reply == NULL) {
 		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -643,8 +656,6 @@ kl_client_backfill_done(GObject *source, GAsyncResult *result, gpointer user_dat
 		g_list_store_splice(self->events, n, 0, backfilled->pdata, backfilled->len);
 		g_clear_pointer(&self->live_event_keys, g_hash_table_unref);
 	}
-	g_object_unref(backfill->self);
-	g_free(backfill);
 }
 
 static void
@@ -655,7 +666,7 @@ kl_client_backfill(KlClient *self)
 	g_list_store_remove_all(self->events);
 	g_clear_pointer(&self->live_event_keys, g_hash_table_unref);
 	self->live_event_keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	backfill->self = g_object_ref(self);
+	g_weak_ref_init(&backfill->self, self);
 	backfill->serial = ++self->backfill_serial;
 	g_dbus_connection_call(self->connection,
 			       KL_CLIENT_BUS_NAME,
@@ -702,8 +713,12 @@ kl_client_manager_properties_changed_cb(GDBusProxy *proxy,
 					gpointer user_data)
 {
 	KlClient *self = KL_CLIENT(user_data);
-	const gchar *shm_name = kl_dbus_verifier1_manager_get_shm_name(self->manager);
+	const gchar *shm_name;
 
+	/* A proxy invalidates its properties when the owner leaves: that is
+	 * a disconnection, not a new ShmName. */
+	kl_client_update_connected(self);
+	shm_name = kl_dbus_verifier1_manager_get_shm_name(self->manager);
 	if (self->connected && g_strcmp0(shm_name != NULL ? shm_name : "",
 					 self->shm_name != NULL ? self->shm_name : "") != 0)
 		kl_client_select_source(self);
@@ -782,6 +797,7 @@ kl_client_manager_ready(GObject *source, GAsyncResult *result, gpointer user_dat
 {
 	g_autoptr(GTask) task = user_data;
 	KlClient *self = g_task_get_source_object(task);
+	GCancellable *cancellable = g_task_get_cancellable(task);
 	GError *error = NULL;
 
 	self->manager = kl_dbus_verifier1_manager_proxy_new_finish(result, &error);
@@ -793,7 +809,7 @@ kl_client_manager_ready(GObject *source, GAsyncResult *result, gpointer user_dat
 					  G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE,
 					  KL_CLIENT_BUS_NAME,
 					  KL_CLIENT_OBJECT_PATH,
-					  g_task_get_cancellable(task),
+					  cancellable,
 					  kl_client_object_manager_ready,
 					  g_steal_pointer(&task));
 }
