@@ -427,6 +427,74 @@ kl_client_event_key(KlClientEventKind kind,
 			       event_id);
 }
 
+/* An event with its severity's label; G_MAXUINT32: no severity. */
+static KlClientEvent *
+kl_client_make_event(KlClient *self,
+		     KlClientEventKind kind,
+		     const gchar *agent_id,
+		     guint64 time,
+		     const gchar *event_id,
+		     guint32 severity,
+		     const gchar *subject,
+		     const gchar *context)
+{
+	gint level = severity == G_MAXUINT32 ? -1 : (gint)MIN(severity, (guint32)G_MAXINT);
+
+	return kl_client_event_new(kind,
+				   agent_id,
+				   time,
+				   event_id,
+				   level,
+				   kl_client_severity_to_label(self, level),
+				   subject,
+				   context);
+}
+
+/* One row of GetEvents (sstsuss), GetFailures (tsuss) or GetRevocations
+ * (tsus), the last two for @agent_id; NULL for a kind this client does
+ * not know. */
+static KlClientEvent *
+kl_client_event_from_row(KlClient *self, GVariant *row, const gchar *agent_id)
+{
+	const gchar *type = g_variant_get_type_string(row);
+	const gchar *kind = "finding";
+	const gchar *event_id = NULL;
+	const gchar *subject = "";
+	const gchar *context = NULL;
+	guint64 time = 0;
+	guint32 severity = 0;
+
+	if (g_str_equal(type, "(sstsuss)")) {
+		g_variant_get(row,
+			      "(&s&st&su&s&s)",
+			      &kind,
+			      &agent_id,
+			      &time,
+			      &event_id,
+			      &severity,
+			      &subject,
+			      &context);
+	} else if (g_str_equal(type, "(tsuss)")) {
+		g_variant_get(row, "(t&su&s&s)", &time, &event_id, &severity, &subject, &context);
+	} else {
+		g_return_val_if_fail(g_str_equal(type, "(tsus)"), NULL);
+		kind = "revocation";
+		g_variant_get(row, "(t&su&s)", &time, &event_id, &severity, &context);
+	}
+	if (g_str_equal(kind, "finding") || g_str_equal(kind, "revocation"))
+		return kl_client_make_event(self,
+					    g_str_equal(kind, "finding")
+						    ? KL_CLIENT_EVENT_FINDING
+						    : KL_CLIENT_EVENT_REVOCATION,
+					    agent_id,
+					    time,
+					    event_id,
+					    severity,
+					    subject,
+					    context);
+	return NULL;
+}
+
 static void
 kl_client_add_live_event(KlClient *self,
 			 KlClientEventKind kind,
@@ -437,20 +505,16 @@ kl_client_add_live_event(KlClient *self,
 			 const gchar *subject,
 			 const gchar *context)
 {
-	gint level = (gint)MIN(severity, (guint32)G_MAXINT);
-	g_autoptr(KlClientEvent) event = NULL;
+	g_autoptr(KlClientEvent) event = kl_client_make_event(self,
+							      kind,
+							      agent_id,
+							      time,
+							      event_id,
+							      severity,
+							      subject,
+							      context);
 	guint n;
 
-	if (severity == G_MAXUINT32)
-		level = -1;
-	event = kl_client_event_new(kind,
-				    agent_id,
-				    time,
-				    event_id,
-				    level,
-				    kl_client_severity_to_label(self, level),
-				    subject,
-				    context);
 	if (self->live_event_keys != NULL)
 		g_hash_table_add(self->live_event_keys,
 				 kl_client_event_key(kind, agent_id, time, event_id));
@@ -609,47 +673,18 @@ kl_client_backfill_done(GObject *source, GAsyncResult *result, gpointer user_dat
 		for (gsize i = 0;
 		     i < g_variant_n_children(events) && n + backfilled->len < self->max_events;
 		     i++) {
-			const gchar *kind = NULL;
-			const gchar *agent_id = NULL;
-			const gchar *event_id = NULL;
-			const gchar *subject = NULL;
-			const gchar *context = NULL;
-			guint64 time = 0;
-			guint32 severity = 0;
-			gint level;
-			KlClientEventKind event_kind;
+			g_autoptr(GVariant) row = g_variant_get_child_value(events, i);
+			g_autoptr(KlClientEvent) event = kl_client_event_from_row(self, row, NULL);
 			g_autofree gchar *key = NULL;
 
-			g_variant_get_child(events,
-					    i,
-					    "(&s&st&su&s&s)",
-					    &kind,
-					    &agent_id,
-					    &time,
-					    &event_id,
-					    &severity,
-					    &subject,
-					    &context);
-			if (g_strcmp0(kind, "finding") == 0)
-				event_kind = KL_CLIENT_EVENT_FINDING;
-			else if (g_strcmp0(kind, "revocation") == 0)
-				event_kind = KL_CLIENT_EVENT_REVOCATION;
-			else
+			if (event == NULL)
 				continue;
-			key = kl_client_event_key(event_kind, agent_id, time, event_id);
-			if (g_hash_table_contains(self->live_event_keys, key))
-				continue;
-			level = (gint)MIN(severity, (guint32)G_MAXINT);
-			g_ptr_array_add(
-				backfilled,
-				kl_client_event_new(event_kind,
-						    agent_id,
-						    time,
-						    event_id,
-						    level,
-						    kl_client_severity_to_label(self, level),
-						    subject,
-						    context));
+			key = kl_client_event_key(kl_client_event_get_kind(event),
+						  kl_client_event_get_agent_id(event),
+						  kl_client_event_get_time(event),
+						  kl_client_event_get_event_id(event));
+			if (!g_hash_table_contains(self->live_event_keys, key))
+				g_ptr_array_add(backfilled, g_steal_pointer(&event));
 		}
 		/* Live events arrived meanwhile are newer: the backfill goes
 		 * after them. */
@@ -1324,48 +1359,32 @@ kl_client_get_failures_async(KlClient *self,
 			     user_data);
 }
 
-GPtrArray *
-kl_client_get_failures_finish(KlClient *self, GAsyncResult *result, GError **error)
+/* The events of a GetFailures or GetRevocations reply. */
+static GPtrArray *
+kl_client_events_finish(KlClient *self, GAsyncResult *result, gpointer source_tag, GError **error)
 {
-	g_autoptr(GVariant) reply =
-		kl_client_call_finish(self, result, kl_client_get_failures_async, error);
-	g_autoptr(GVariant) failures = NULL;
+	g_autoptr(GVariant) reply = kl_client_call_finish(self, result, source_tag, error);
+	g_autoptr(GVariant) rows = NULL;
 	GPtrArray *out;
-	const gchar *agent_id;
 
 	if (reply == NULL)
 		return NULL;
-	agent_id = g_task_get_task_data(G_TASK(result));
-	failures = g_variant_get_child_value(reply, 0);
+	rows = g_variant_get_child_value(reply, 0);
 	out = g_ptr_array_new_with_free_func(g_object_unref);
-	for (gsize i = 0; i < g_variant_n_children(failures); i++) {
-		const gchar *event_id = NULL;
-		const gchar *subject = NULL;
-		const gchar *context = NULL;
-		guint64 time = 0;
-		guint32 severity = 0;
-		gint level;
-
-		g_variant_get_child(failures,
-				    i,
-				    "(t&su&s&s)",
-				    &time,
-				    &event_id,
-				    &severity,
-				    &subject,
-				    &context);
-		level = (gint)MIN(severity, (guint32)G_MAXINT);
-		g_ptr_array_add(out,
-				kl_client_event_new(KL_CLIENT_EVENT_FINDING,
-						    agent_id,
-						    time,
-						    event_id,
-						    level,
-						    kl_client_severity_to_label(self, level),
-						    subject,
-						    context));
+	for (gsize i = 0; i < g_variant_n_children(rows); i++) {
+		g_autoptr(GVariant) row = g_variant_get_child_value(rows, i);
+		KlClientEvent *event =
+			kl_client_event_from_row(self, row, g_task_get_task_data(G_TASK(result)));
+		if (event != NULL)
+			g_ptr_array_add(out, event);
 	}
 	return out;
+}
+
+GPtrArray *
+kl_client_get_failures_finish(KlClient *self, GAsyncResult *result, GError **error)
+{
+	return kl_client_events_finish(self, result, kl_client_get_failures_async, error);
 }
 
 void
@@ -1391,43 +1410,7 @@ kl_client_get_revocations_async(KlClient *self,
 GPtrArray *
 kl_client_get_revocations_finish(KlClient *self, GAsyncResult *result, GError **error)
 {
-	g_autoptr(GVariant) reply =
-		kl_client_call_finish(self, result, kl_client_get_revocations_async, error);
-	g_autoptr(GVariant) revocations = NULL;
-	GPtrArray *out;
-	const gchar *agent_id;
-
-	if (reply == NULL)
-		return NULL;
-	agent_id = g_task_get_task_data(G_TASK(result));
-	revocations = g_variant_get_child_value(reply, 0);
-	out = g_ptr_array_new_with_free_func(g_object_unref);
-	for (gsize i = 0; i < g_variant_n_children(revocations); i++) {
-		const gchar *event_id = NULL;
-		const gchar *context = NULL;
-		guint64 time = 0;
-		guint32 severity = 0;
-		gint level;
-
-		g_variant_get_child(revocations,
-				    i,
-				    "(t&su&s)",
-				    &time,
-				    &event_id,
-				    &severity,
-				    &context);
-		level = (gint)MIN(severity, (guint32)G_MAXINT);
-		g_ptr_array_add(out,
-				kl_client_event_new(KL_CLIENT_EVENT_REVOCATION,
-						    agent_id,
-						    time,
-						    event_id,
-						    level,
-						    kl_client_severity_to_label(self, level),
-						    "",
-						    context));
-	}
-	return out;
+	return kl_client_events_finish(self, result, kl_client_get_revocations_async, error);
 }
 
 void
