@@ -765,6 +765,12 @@ test_client_agents_dbus(Fixture *fixture, gconstpointer user_data)
 	g_assert_null(kl_client_lookup_agent(fixture->client, "b2"));
 }
 
+static void
+connected_notify_cb(KlClient *client, GParamSpec *pspec, guint *n_notify)
+{
+	(*n_notify)++;
+}
+
 static gboolean
 client_uses_shm_is(Fixture *fixture, gboolean expected)
 {
@@ -871,6 +877,37 @@ test_client_shm_refused(Fixture *fixture, gconstpointer user_data)
 	g_assert_cmpstr(kl_client_agent_get_ip(kl_client_lookup_agent(fixture->client, "a1")),
 			==,
 			"10.0.0.1");
+}
+
+static void
+test_client_shm_closed(Fixture *fixture, gconstpointer user_data)
+{
+	const gchar *sorted[] = {"a1", "b2", NULL};
+	guint n_notify = 0;
+
+	service_add_agent(fixture->service, "b2", 2);
+	service_add_agent(fixture->service, "a1", 1);
+	wait_n_agents(fixture, 2);
+	g_assert_true(kl_client_get_uses_shm(fixture->client));
+	g_signal_connect(fixture->client,
+			 "notify::uses-shm",
+			 G_CALLBACK(connected_notify_cb),
+			 &n_notify);
+
+	/* The verifier frees its table but stays on the bus: the objects
+	 * take over, and later Manager changes do not bring the table back. */
+	g_clear_pointer(&fixture->service->table, kl_agent_table_free);
+	g_assert_true(kl_test_wait_for(client_not_using_shm, fixture, WAIT_MS));
+	g_assert_cmpuint(n_notify, ==, 1);
+	wait_n_agents(fixture, 2);
+	assert_agent_ids(fixture, sorted);
+	kl_dbus_verifier1_manager_set_num_agents(fixture->service->manager, 2);
+	kl_dbus_verifier1_agent_set_state(g_hash_table_lookup(fixture->service->agents, "b2"), 9);
+	settle(fixture);
+	g_assert_false(kl_client_get_uses_shm(fixture->client));
+	g_assert_cmpuint(kl_client_agent_get_state(kl_client_lookup_agent(fixture->client, "b2")),
+			 ==,
+			 9);
 }
 
 typedef struct {
@@ -1254,12 +1291,6 @@ test_client_methods(Fixture *fixture, gconstpointer user_data)
 	g_clear_object(&call.result);
 }
 
-static void
-connected_notify_cb(KlClient *client, GParamSpec *pspec, guint *n_notify)
-{
-	(*n_notify)++;
-}
-
 static gboolean
 client_is_disconnected(gpointer user_data)
 {
@@ -1327,6 +1358,12 @@ main(int argc, char **argv)
 		   GINT_TO_POINTER(FALSE),
 		   fixture_set_up,
 		   test_client_shm_refused,
+		   fixture_tear_down);
+	g_test_add("/client/agents/shm-closed",
+		   Fixture,
+		   GINT_TO_POINTER(TRUE),
+		   fixture_set_up,
+		   test_client_shm_closed,
 		   fixture_tear_down);
 	g_test_add("/client/events",
 		   Fixture,

@@ -42,6 +42,7 @@ struct _KlClient {
 
 	KlAgentTableReader *reader; /* non-NULL: agents come from the table */
 	gchar *shm_name;	    /* the ShmName the reader maps */
+	gchar *considered_shm_name; /* the ShmName the source was picked for */
 	guint64 generation;	    /* of the table at the last refresh */
 	gboolean generation_seen;
 	guint refresh_interval_ms;
@@ -289,7 +290,7 @@ kl_client_load_objects(KlClient *self)
 
 /* ---- agents from the shared-memory table -------------------------------- */
 
-static void kl_client_select_source(KlClient *self);
+static void kl_client_use_objects(KlClient *self);
 
 static void
 kl_client_refresh_table(KlClient *self)
@@ -304,12 +305,19 @@ kl_client_refresh_table(KlClient *self)
 	guint64 generation;
 	guint count;
 
+	/* A writer that freed its table while keeping the name: the objects
+	 * until the verifier publishes another ShmName. */
+	if (kl_agent_table_reader_is_closed(self->reader)) {
+		g_debug("agent table %s was closed; using D-Bus", self->shm_name);
+		kl_client_use_objects(self);
+		return;
+	}
 	generation = kl_agent_table_reader_get_generation(self->reader);
 	if (self->generation_seen && generation == self->generation)
 		return;
 	if (!kl_agent_table_reader_refresh(self->reader, &error)) {
 		g_debug("agent table %s: %s; using D-Bus", self->shm_name, error->message);
-		kl_client_select_source(self);
+		kl_client_use_objects(self);
 		return;
 	}
 	self->generation = generation;
@@ -378,6 +386,20 @@ kl_client_close_table(KlClient *self)
 	self->generation_seen = FALSE;
 }
 
+/* Gives up on the table: the agents come from the objects from now on. */
+static void
+kl_client_use_objects(KlClient *self)
+{
+	gboolean used_shm = self->reader != NULL;
+
+	kl_client_close_table(self);
+	kl_client_clear_agents(self);
+	if (self->connected)
+		kl_client_load_objects(self);
+	if (used_shm)
+		g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_USES_SHM]);
+}
+
 /* Picks where the agents come from and reloads them from there. */
 static void
 kl_client_select_source(KlClient *self)
@@ -388,6 +410,8 @@ kl_client_select_source(KlClient *self)
 	KlAgentTableReader *reader = NULL;
 
 	kl_client_close_table(self);
+	g_free(self->considered_shm_name);
+	self->considered_shm_name = g_strdup(self->connected && shm_name != NULL ? shm_name : "");
 	if (self->connected && shm_name != NULL && shm_name[0] != '\0') {
 		reader = kl_agent_table_reader_open(shm_name, &error);
 		if (reader == NULL)
@@ -754,8 +778,9 @@ kl_client_manager_properties_changed_cb(GDBusProxy *proxy,
 	 * a disconnection, not a new ShmName. */
 	kl_client_update_connected(self);
 	shm_name = kl_dbus_verifier1_manager_get_shm_name(self->manager);
-	if (self->connected && g_strcmp0(shm_name != NULL ? shm_name : "",
-					 self->shm_name != NULL ? self->shm_name : "") != 0)
+	/* Only a new ShmName is worth another try at mapping it. */
+	if (self->connected &&
+	    g_strcmp0(shm_name != NULL ? shm_name : "", self->considered_shm_name) != 0)
 		kl_client_select_source(self);
 	kl_client_queue_changed(self);
 }
@@ -922,6 +947,7 @@ kl_client_finalize(GObject *object)
 
 	g_clear_object(&self->connection);
 	g_clear_object(&self->cancellable);
+	g_free(self->considered_shm_name);
 	g_ptr_array_unref(self->sorted);
 	g_clear_object(&self->agents);
 	g_hash_table_unref(self->agents_by_id);
