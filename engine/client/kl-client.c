@@ -278,14 +278,45 @@ kl_client_interface_properties_changed_cb(GDBusObjectManagerClient *manager,
 	kl_client_object_added(KL_CLIENT(user_data), G_DBUS_OBJECT(object_proxy));
 }
 
+/* Removes the agents whose id is not in @seen; TRUE if any was. */
+static gboolean
+kl_client_remove_unseen(KlClient *self, GHashTable *seen)
+{
+	g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func(g_free);
+	GHashTableIter iter;
+	gpointer key;
+
+	g_hash_table_iter_init(&iter, self->agents_by_id);
+	while (g_hash_table_iter_next(&iter, &key, NULL)) {
+		if (!g_hash_table_contains(seen, key))
+			g_ptr_array_add(removed, g_strdup(key));
+	}
+	for (guint i = 0; i < removed->len; i++)
+		kl_client_remove_agent_by_id(self, g_ptr_array_index(removed, i));
+	return removed->len > 0;
+}
+
+/* Makes the list that of the ObjectManager's objects, touching only the
+ * agents that differ (a switch from the table to the objects keeps the
+ * rows that both have). */
 static void
-kl_client_load_objects(KlClient *self)
+kl_client_sync_objects(KlClient *self)
 {
 	GList *objects = g_dbus_object_manager_get_objects(self->object_manager);
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
-	for (GList *l = objects; l != NULL; l = l->next)
+	for (GList *l = objects; l != NULL; l = l->next) {
+		KlDBusVerifier1Agent *proxy = kl_client_object_agent(G_DBUS_OBJECT(l->data));
+		const gchar *agent_id = proxy != NULL ? kl_client_proxy_agent_id(proxy) : NULL;
+
+		if (agent_id == NULL)
+			continue;
+		g_hash_table_add(seen, g_strdup(agent_id));
 		kl_client_object_added(self, G_DBUS_OBJECT(l->data));
+	}
 	g_list_free_full(objects, g_object_unref);
+	if (kl_client_remove_unseen(self, seen))
+		kl_client_queue_changed(self);
 }
 
 /* ---- agents from the shared-memory table -------------------------------- */
@@ -298,10 +329,8 @@ kl_client_refresh_table(KlClient *self)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GHashTable) seen = NULL;
 	g_autoptr(GPtrArray) added = NULL;
-	g_autoptr(GPtrArray) removed = NULL;
 	gboolean changed = FALSE;
-	GHashTableIter iter;
-	gpointer key;
+	gboolean removed_any;
 	guint64 generation;
 	guint count;
 
@@ -354,16 +383,9 @@ kl_client_refresh_table(KlClient *self)
 		g_hash_table_add(seen, (gpointer)kl_client_agent_get_agent_id(agent));
 	}
 
-	removed = g_ptr_array_new_with_free_func(g_free);
-	g_hash_table_iter_init(&iter, self->agents_by_id);
-	while (g_hash_table_iter_next(&iter, &key, NULL)) {
-		if (!g_hash_table_contains(seen, key))
-			g_ptr_array_add(removed, g_strdup(key));
-	}
-	for (guint i = 0; i < removed->len; i++)
-		kl_client_remove_agent_by_id(self, g_ptr_array_index(removed, i));
+	removed_any = kl_client_remove_unseen(self, seen);
 	kl_client_insert_agents(self, added);
-	if (changed || added->len > 0 || removed->len > 0)
+	if (changed || added->len > 0 || removed_any)
 		kl_client_queue_changed(self);
 }
 
@@ -393,14 +415,16 @@ kl_client_use_objects(KlClient *self)
 	gboolean used_shm = self->reader != NULL;
 
 	kl_client_close_table(self);
-	kl_client_clear_agents(self);
 	if (self->connected)
-		kl_client_load_objects(self);
+		kl_client_sync_objects(self);
+	else
+		kl_client_clear_agents(self);
 	if (used_shm)
 		g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_USES_SHM]);
 }
 
-/* Picks where the agents come from and reloads them from there. */
+/* Picks where the agents come from and brings the list up to date from
+ * there; the list empties only when the verifier is gone. */
 static void
 kl_client_select_source(KlClient *self)
 {
@@ -417,8 +441,10 @@ kl_client_select_source(KlClient *self)
 		if (reader == NULL)
 			g_debug("cannot map the agent table: %s; using D-Bus", error->message);
 	}
-	kl_client_clear_agents(self);
-	if (reader != NULL) {
+	if (!self->connected) {
+		kl_client_clear_agents(self);
+	} else if (reader != NULL) {
+		/* The refresh compares the table with the list as it is. */
 		self->reader = reader;
 		self->shm_name = g_strdup(shm_name);
 		kl_client_refresh_table(self);
@@ -429,8 +455,8 @@ kl_client_select_source(KlClient *self)
 							     self);
 			g_source_set_name_by_id(self->refresh_source, "[kl-client] agent table");
 		}
-	} else if (self->connected) {
-		kl_client_load_objects(self);
+	} else {
+		kl_client_sync_objects(self);
 	}
 	if (used_shm != (self->reader != NULL))
 		g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_USES_SHM]);
