@@ -979,6 +979,44 @@ test_client_events(Fixture *fixture, gconstpointer user_data)
 		     "pcr_validation.invalid_pcr_0",
 		     "error");
 
+	/* A signal of the wrong signature from the verifier's name is
+	 * dropped (by GDBusProxy, against the interface), not half-read. */
+	{
+		g_autoptr(GError) error = NULL;
+		WaitEvents dropped = {fixture, 4};
+
+		g_test_expect_message("GLib-GIO",
+				      G_LOG_LEVEL_WARNING,
+				      "Dropping signal Revocation*");
+		g_test_expect_message("GLib-GIO",
+				      G_LOG_LEVEL_WARNING,
+				      "Dropping signal AttestationFailed*");
+		g_dbus_connection_emit_signal(fixture->service->connection,
+					      NULL,
+					      "/org/keylime/Verifier1",
+					      "org.keylime.Verifier1.Manager",
+					      "Revocation",
+					      g_variant_new("(s)", "a9"),
+					      &error);
+		g_assert_no_error(error);
+		g_dbus_connection_emit_signal(fixture->service->connection,
+					      NULL,
+					      "/org/keylime/Verifier1",
+					      "org.keylime.Verifier1.Manager",
+					      "AttestationFailed",
+					      g_variant_new("(ostus)",
+							    "/org/keylime/Verifier1/agents/a9",
+							    "a9",
+							    (guint64)1,
+							    (guint32)1,
+							    "x"),
+					      &error);
+		g_assert_no_error(error);
+		/* no event is added meanwhile */
+		g_assert_false(kl_test_wait_for(n_events_reached, &dropped, 300));
+		g_test_assert_expected_messages();
+	}
+
 	/* Live events go on top; the oldest fall off past the bound. */
 	kl_client_set_max_events(fixture->client, 5);
 	kl_dbus_verifier1_manager_emit_revocation(fixture->service->manager,
