@@ -44,6 +44,8 @@ struct _KlClient {
 	gchar *shm_name;	    /* the ShmName the reader maps */
 	gchar *considered_shm_name; /* the ShmName the source was picked for */
 	guint64 generation;	    /* of the table at the last refresh */
+	GArray *slot_seq;	    /* guint64: each slot's counter when last read */
+	GPtrArray *slot_agents;	    /* KlClientAgent (or NULL) each slot held then */
 	gboolean generation_seen;
 	guint refresh_interval_ms;
 	guint refresh_source;
@@ -201,6 +203,13 @@ kl_client_clear_agents(KlClient *self)
 
 /* ---- agents from D-Bus objects ------------------------------------------ */
 
+static gchar *
+kl_client_agent_path(const gchar *agent_id)
+{
+	g_autofree gchar *escaped = g_dbus_escape_object_path(agent_id);
+	return g_strconcat(KL_CLIENT_AGENT_PATH_PREFIX, escaped, NULL);
+}
+
 static KlDBusVerifier1Agent *
 kl_client_object_agent(GDBusObject *object)
 {
@@ -323,14 +332,38 @@ kl_client_sync_objects(KlClient *self)
 
 static void kl_client_use_objects(KlClient *self);
 
+/* A new agent of the table, with what the table lacks from its object if
+ * the ObjectManager knows it already. */
+static KlClientAgent *
+kl_client_agent_new_from_record(KlClient *self, const KlAgentTableRecord *record)
+{
+	KlClientAgent *agent = kl_client_agent_new(record->agent_id);
+	g_autofree gchar *path = kl_client_agent_path(record->agent_id);
+	g_autoptr(GDBusObject) object =
+		g_dbus_object_manager_get_object(self->object_manager, path);
+
+	kl_client_agent_update_from_record(agent, record);
+	if (object != NULL && kl_client_object_agent(object) != NULL)
+		kl_client_agent_update_from_proxy(agent, kl_client_object_agent(object), FALSE);
+	return agent;
+}
+
+/* Brings the list up to the table.  Only slots whose sequence counter moved
+ * since they were last read are read again (at 100 000 agents a full read
+ * is some tens of ms); an agent leaves the list when its slot changed and
+ * it is found in no changed slot (a moved agent is written to its new slot,
+ * which changes too).  The first refresh after mapping reads every slot and
+ * drops whatever the list held that the table does not. */
 static void
 kl_client_refresh_table(KlClient *self)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GHashTable) seen = NULL;
+	g_autoptr(GHashTable) touched = NULL; /* agent id → agent, found in changed slots */
 	g_autoptr(GPtrArray) added = NULL;
+	g_autoptr(GPtrArray) displaced = NULL;
+	gboolean first = self->slot_seq->len == 0;
 	gboolean changed = FALSE;
-	gboolean removed_any;
+	gboolean removed_any = FALSE;
 	guint64 generation;
 	guint count;
 
@@ -352,38 +385,68 @@ kl_client_refresh_table(KlClient *self)
 	self->generation = generation;
 	self->generation_seen = TRUE;
 
-	seen = g_hash_table_new(g_str_hash, g_str_equal);
+	touched = g_hash_table_new(g_str_hash, g_str_equal);
 	added = g_ptr_array_new_with_free_func(g_object_unref);
+	displaced = g_ptr_array_new_with_free_func(g_object_unref);
 	count = kl_agent_table_reader_get_count(self->reader);
+	if (self->slot_seq->len < count) {
+		g_array_set_size(self->slot_seq, count);
+		g_ptr_array_set_size(self->slot_agents, (gint)count);
+	}
 	for (guint i = 0; i < count; i++) {
+		guint64 seq = kl_agent_table_reader_get_sequence(self->reader, i);
+		KlClientAgent *old = g_ptr_array_index(self->slot_agents, i);
 		KlAgentTableRecord record;
 		KlClientAgent *agent;
 
-		if (!kl_agent_table_reader_read(self->reader, i, &record))
+		if (!first && (seq & 1) == 0 && seq == g_array_index(self->slot_seq, guint64, i))
 			continue;
+		if (!kl_agent_table_reader_read(self->reader, i, &record)) {
+			/* Writer inside: read again next time.  Otherwise a free
+			 * (or damaged) slot. */
+			if ((seq & 1) != 0)
+				continue;
+			if (old != NULL)
+				g_ptr_array_add(displaced, g_object_ref(old));
+			g_ptr_array_index(self->slot_agents, i) = NULL;
+			g_clear_object(&old);
+			g_array_index(self->slot_seq, guint64, i) = seq;
+			continue;
+		}
 		agent = g_hash_table_lookup(self->agents_by_id, record.agent_id);
+		if (agent == NULL)
+			agent = g_hash_table_lookup(touched, record.agent_id);
 		if (agent == NULL) {
-			g_autoptr(GDBusObject) object = NULL;
-			g_autofree gchar *path = NULL;
-			g_autofree gchar *escaped = g_dbus_escape_object_path(record.agent_id);
-
-			agent = kl_client_agent_new(record.agent_id);
-			kl_client_agent_update_from_record(agent, &record);
-			/* What the table lacks, from the object if it is known. */
-			path = g_strconcat(KL_CLIENT_AGENT_PATH_PREFIX, escaped, NULL);
-			object = g_dbus_object_manager_get_object(self->object_manager, path);
-			if (object != NULL && kl_client_object_agent(object) != NULL)
-				kl_client_agent_update_from_proxy(agent,
-								  kl_client_object_agent(object),
-								  FALSE);
+			agent = kl_client_agent_new_from_record(self, &record);
 			g_ptr_array_add(added, agent);
 		} else if (kl_client_agent_update_from_record(agent, &record)) {
 			changed = TRUE;
 		}
-		g_hash_table_add(seen, (gpointer)kl_client_agent_get_agent_id(agent));
+		g_hash_table_insert(touched, (gpointer)kl_client_agent_get_agent_id(agent), agent);
+		if (old != agent) {
+			if (old != NULL)
+				g_ptr_array_add(displaced, g_object_ref(old));
+			g_clear_object(&old);
+			g_ptr_array_index(self->slot_agents, i) = g_object_ref(agent);
+		}
+		/* The counter loaded before the copy: if the writer came in
+		 * between, the slot is read once more next time. */
+		g_array_index(self->slot_seq, guint64, i) = seq;
 	}
 
-	removed_any = kl_client_remove_unseen(self, seen);
+	if (first) {
+		removed_any = kl_client_remove_unseen(self, touched);
+	} else {
+		for (guint i = 0; i < displaced->len; i++) {
+			KlClientAgent *old = g_ptr_array_index(displaced, i);
+			const gchar *agent_id = kl_client_agent_get_agent_id(old);
+			if (g_hash_table_lookup(touched, agent_id) == NULL &&
+			    g_hash_table_lookup(self->agents_by_id, agent_id) == old) {
+				kl_client_remove_agent_by_id(self, agent_id);
+				removed_any = TRUE;
+			}
+		}
+	}
 	kl_client_insert_agents(self, added);
 	if (changed || added->len > 0 || removed_any)
 		kl_client_queue_changed(self);
@@ -406,6 +469,8 @@ kl_client_close_table(KlClient *self)
 	g_clear_pointer(&self->reader, kl_agent_table_reader_close);
 	g_clear_pointer(&self->shm_name, g_free);
 	self->generation_seen = FALSE;
+	g_array_set_size(self->slot_seq, 0);
+	g_ptr_array_set_size(self->slot_agents, 0);
 }
 
 /* Gives up on the table: the agents come from the objects from now on. */
@@ -975,6 +1040,8 @@ kl_client_finalize(GObject *object)
 	g_clear_object(&self->cancellable);
 	g_free(self->considered_shm_name);
 	g_ptr_array_unref(self->sorted);
+	g_array_unref(self->slot_seq);
+	g_ptr_array_unref(self->slot_agents);
 	g_clear_object(&self->agents);
 	g_hash_table_unref(self->agents_by_id);
 	g_clear_object(&self->events);
@@ -1028,12 +1095,22 @@ kl_client_class_init(KlClientClass *klass)
 							   G_TYPE_STRING);
 }
 
+/* Free slots hold NULL. */
+static void
+kl_client_unref0(gpointer object)
+{
+	if (object != NULL)
+		g_object_unref(object);
+}
+
 static void
 kl_client_init(KlClient *self)
 {
 	self->cancellable = g_cancellable_new();
 	self->agents = g_list_store_new(KL_TYPE_CLIENT_AGENT);
 	self->sorted = g_ptr_array_new();
+	self->slot_seq = g_array_new(FALSE, TRUE, sizeof(guint64));
+	self->slot_agents = g_ptr_array_new_with_free_func(kl_client_unref0);
 	self->agents_by_id = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_object_unref);
 	self->events = g_list_store_new(KL_TYPE_CLIENT_EVENT);
 	self->max_events = KL_CLIENT_MAX_EVENTS;
@@ -1258,13 +1335,6 @@ kl_client_check_agent_id(gpointer source_object,
 		return TRUE;
 	g_task_report_error(source_object, callback, user_data, source_tag, error);
 	return FALSE;
-}
-
-static gchar *
-kl_client_agent_path(const gchar *agent_id)
-{
-	g_autofree gchar *escaped = g_dbus_escape_object_path(agent_id);
-	return g_strconcat(KL_CLIENT_AGENT_PATH_PREFIX, escaped, NULL);
 }
 
 static void
