@@ -783,12 +783,22 @@ client_not_using_shm(gpointer user_data)
 	return client_uses_shm_is(user_data, FALSE);
 }
 
+static gboolean
+g7_replaced_c3(gpointer user_data)
+{
+	Fixture *fixture = user_data;
+	return kl_client_lookup_agent(fixture->client, "c3") == NULL &&
+	       kl_client_lookup_agent(fixture->client, "g7") != NULL;
+}
+
 static void
 test_client_agents_shm(Fixture *fixture, gconstpointer user_data)
 {
 	const gchar *sorted[] = {"a1", "b2", "c3", "d4", "e5", NULL};
 	const guint removal[] = {1, 1, 0};
 	const guint insert[] = {4, 0, 1};
+	const gchar *after_reuse[] = {"a1", "d4", "e5", "f6", "g7", NULL};
+	const guint reuse[] = {1, 1, 0, 4, 0, 1};
 	g_autofree gchar *via_shm = NULL;
 	g_autofree gchar *via_dbus = NULL;
 	KlAgentTableRecord record;
@@ -852,6 +862,14 @@ test_client_agents_shm(Fixture *fixture, gconstpointer user_data)
 	service_add_agent(fixture->service, "f6", 6);
 	wait_n_agents(fixture, 5);
 	assert_items_changed(fixture, insert, 1);
+	settle(fixture);
+
+	/* A slot freed and taken by another agent within one refresh. */
+	service_remove_agent(fixture->service, "c3");
+	service_add_agent(fixture->service, "g7", 7);
+	g_assert_true(kl_test_wait_for(g7_replaced_c3, fixture, WAIT_MS));
+	assert_agent_ids(fixture, after_reuse);
+	assert_items_changed(fixture, reuse, 2);
 	settle(fixture);
 
 	/* The same fields through D-Bus: the verifier stops publishing the
