@@ -294,3 +294,17 @@ kl_agent_table_reader_read(KlAgentTableReader *self, guint index, KlAgentTableRe
 	}
 	return FALSE;
 }
+
+guint64
+kl_agent_table_reader_get_sequence(KlAgentTableReader *self, guint index)
+{
+	const KlAgentTableSlot *slot;
+
+	g_return_val_if_fail(self != NULL, 0);
+
+	if (self->broken || index >= self->capacity)
+		return 0;
+	slot = (const KlAgentTableSlot *)(gconstpointer)(self->map + KL_AGENT_TABLE_HEADER_SIZE +
+							 (gsize)index * KL_AGENT_TABLE_RECORD_SIZE);
+	return __atomic_load_n(&slot->seq, __ATOMIC_ACQUIRE);
+}

@@ -38,6 +38,11 @@ guint64 kl_agent_table_reader_get_generation(KlAgentTableReader *self);
 gint64 kl_agent_table_reader_get_writer_pid(KlAgentTableReader *self);
 gboolean kl_agent_table_reader_is_closed(KlAgentTableReader *self);
 gboolean kl_agent_table_reader_read(KlAgentTableReader *self, guint index, KlAgentTableRecord *out);
+/* Slot @index's sequence counter, 0 out of range: it changes on every
+ * write of the slot and is odd while the writer is inside, so a caller that
+ * read the slot while the counter was an even S need not read it again
+ * while the counter is still S. */
+guint64 kl_agent_table_reader_get_sequence(KlAgentTableReader *self, guint index);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KlAgentTableReader, kl_agent_table_reader_close)
 

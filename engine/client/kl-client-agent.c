@@ -1,7 +1,8 @@
 /*
  * KlClientAgent: the fields of one agent and their notifications.  Every
  * setter compares first, so that a refresh that changes nothing notifies
- * nothing and views redraw only what moved.
+ * nothing and views redraw only what moved (and no freeze_notify(): at
+ * 100 000 agents its queue per update cost more than the comparisons).
  */
 #define G_LOG_DOMAIN "KlClient"
 
@@ -263,7 +264,6 @@ kl_client_agent_update_from_record(KlClientAgent *self, const KlAgentTableRecord
 
 	g_return_val_if_fail(KL_IS_CLIENT_AGENT(self), FALSE);
 
-	g_object_freeze_notify(G_OBJECT(self));
 	changed |= kl_client_agent_set_uint(self,
 					    &self->state,
 					    (guint)MAX(record->operational_state, 0),
@@ -296,7 +296,6 @@ kl_client_agent_update_from_record(KlClientAgent *self, const KlAgentTableRecord
 	changed |=
 		kl_client_agent_set_string(self, &self->sign_alg, record->sign_alg, PROP_SIGN_ALG);
 	changed |= kl_client_agent_set_string(self, &self->enc_alg, record->enc_alg, PROP_ENC_ALG);
-	g_object_thaw_notify(G_OBJECT(self));
 	return changed;
 }
 
@@ -309,7 +308,6 @@ kl_client_agent_update_from_proxy(KlClientAgent *self,
 
 	g_return_val_if_fail(KL_IS_CLIENT_AGENT(self), FALSE);
 
-	g_object_freeze_notify(G_OBJECT(self));
 	/* What the shared-memory table lacks comes from D-Bus in any case. */
 	changed |= kl_client_agent_set_uint(self,
 					    &self->state_reason,
@@ -357,7 +355,6 @@ kl_client_agent_update_from_proxy(KlClientAgent *self,
 					  kl_dbus_verifier1_agent_get_enc_alg(proxy));
 		changed |= kl_client_agent_update_from_record(self, &record);
 	}
-	g_object_thaw_notify(G_OBJECT(self));
 	return changed;
 }
 

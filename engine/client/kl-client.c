@@ -42,7 +42,10 @@ struct _KlClient {
 
 	KlAgentTableReader *reader; /* non-NULL: agents come from the table */
 	gchar *shm_name;	    /* the ShmName the reader maps */
+	gchar *considered_shm_name; /* the ShmName the source was picked for */
 	guint64 generation;	    /* of the table at the last refresh */
+	GArray *slot_seq;	    /* guint64: each slot's counter when last read */
+	GPtrArray *slot_agents;	    /* KlClientAgent (or NULL) each slot held then */
 	gboolean generation_seen;
 	guint refresh_interval_ms;
 	guint refresh_source;
@@ -200,6 +203,13 @@ kl_client_clear_agents(KlClient *self)
 
 /* ---- agents from D-Bus objects ------------------------------------------ */
 
+static gchar *
+kl_client_agent_path(const gchar *agent_id)
+{
+	g_autofree gchar *escaped = g_dbus_escape_object_path(agent_id);
+	return g_strconcat(KL_CLIENT_AGENT_PATH_PREFIX, escaped, NULL);
+}
+
 static KlDBusVerifier1Agent *
 kl_client_object_agent(GDBusObject *object)
 {
@@ -277,76 +287,14 @@ kl_client_interface_properties_changed_cb(GDBusObjectManagerClient *manager,
 	kl_client_object_added(KL_CLIENT(user_data), G_DBUS_OBJECT(object_proxy));
 }
 
-static void
-kl_client_load_objects(KlClient *self)
+/* Removes the agents whose id is not in @seen; TRUE if any was. */
+static gboolean
+kl_client_remove_unseen(KlClient *self, GHashTable *seen)
 {
-	GList *objects = g_dbus_object_manager_get_objects(self->object_manager);
-
-	for (GList *l = objects; l != NULL; l = l->next)
-		kl_client_object_added(self, G_DBUS_OBJECT(l->data));
-	g_list_free_full(objects, g_object_unref);
-}
-
-/* ---- agents from the shared-memory table -------------------------------- */
-
-static void kl_client_select_source(KlClient *self);
-
-static void
-kl_client_refresh_table(KlClient *self)
-{
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GHashTable) seen = NULL;
-	g_autoptr(GPtrArray) added = NULL;
-	g_autoptr(GPtrArray) removed = NULL;
-	gboolean changed = FALSE;
+	g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func(g_free);
 	GHashTableIter iter;
 	gpointer key;
-	guint64 generation;
-	guint count;
 
-	generation = kl_agent_table_reader_get_generation(self->reader);
-	if (self->generation_seen && generation == self->generation)
-		return;
-	if (!kl_agent_table_reader_refresh(self->reader, &error)) {
-		g_debug("agent table %s: %s; using D-Bus", self->shm_name, error->message);
-		kl_client_select_source(self);
-		return;
-	}
-	self->generation = generation;
-	self->generation_seen = TRUE;
-
-	seen = g_hash_table_new(g_str_hash, g_str_equal);
-	added = g_ptr_array_new_with_free_func(g_object_unref);
-	count = kl_agent_table_reader_get_count(self->reader);
-	for (guint i = 0; i < count; i++) {
-		KlAgentTableRecord record;
-		KlClientAgent *agent;
-
-		if (!kl_agent_table_reader_read(self->reader, i, &record))
-			continue;
-		agent = g_hash_table_lookup(self->agents_by_id, record.agent_id);
-		if (agent == NULL) {
-			g_autoptr(GDBusObject) object = NULL;
-			g_autofree gchar *path = NULL;
-			g_autofree gchar *escaped = g_dbus_escape_object_path(record.agent_id);
-
-			agent = kl_client_agent_new(record.agent_id);
-			kl_client_agent_update_from_record(agent, &record);
-			/* What the table lacks, from the object if it is known. */
-			path = g_strconcat(KL_CLIENT_AGENT_PATH_PREFIX, escaped, NULL);
-			object = g_dbus_object_manager_get_object(self->object_manager, path);
-			if (object != NULL && kl_client_object_agent(object) != NULL)
-				kl_client_agent_update_from_proxy(agent,
-								  kl_client_object_agent(object),
-								  FALSE);
-			g_ptr_array_add(added, agent);
-		} else if (kl_client_agent_update_from_record(agent, &record)) {
-			changed = TRUE;
-		}
-		g_hash_table_add(seen, (gpointer)kl_client_agent_get_agent_id(agent));
-	}
-
-	removed = g_ptr_array_new_with_free_func(g_free);
 	g_hash_table_iter_init(&iter, self->agents_by_id);
 	while (g_hash_table_iter_next(&iter, &key, NULL)) {
 		if (!g_hash_table_contains(seen, key))
@@ -354,8 +302,153 @@ kl_client_refresh_table(KlClient *self)
 	}
 	for (guint i = 0; i < removed->len; i++)
 		kl_client_remove_agent_by_id(self, g_ptr_array_index(removed, i));
+	return removed->len > 0;
+}
+
+/* Makes the list that of the ObjectManager's objects, touching only the
+ * agents that differ (a switch from the table to the objects keeps the
+ * rows that both have). */
+static void
+kl_client_sync_objects(KlClient *self)
+{
+	GList *objects = g_dbus_object_manager_get_objects(self->object_manager);
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+	for (GList *l = objects; l != NULL; l = l->next) {
+		KlDBusVerifier1Agent *proxy = kl_client_object_agent(G_DBUS_OBJECT(l->data));
+		const gchar *agent_id = proxy != NULL ? kl_client_proxy_agent_id(proxy) : NULL;
+
+		if (agent_id == NULL)
+			continue;
+		g_hash_table_add(seen, g_strdup(agent_id));
+		kl_client_object_added(self, G_DBUS_OBJECT(l->data));
+	}
+	g_list_free_full(objects, g_object_unref);
+	if (kl_client_remove_unseen(self, seen))
+		kl_client_queue_changed(self);
+}
+
+/* ---- agents from the shared-memory table -------------------------------- */
+
+static void kl_client_use_objects(KlClient *self);
+
+/* A new agent of the table, with what the table lacks from its object if
+ * the ObjectManager knows it already. */
+static KlClientAgent *
+kl_client_agent_new_from_record(KlClient *self, const KlAgentTableRecord *record)
+{
+	KlClientAgent *agent = kl_client_agent_new(record->agent_id);
+	g_autofree gchar *path = kl_client_agent_path(record->agent_id);
+	g_autoptr(GDBusObject) object =
+		g_dbus_object_manager_get_object(self->object_manager, path);
+
+	kl_client_agent_update_from_record(agent, record);
+	if (object != NULL && kl_client_object_agent(object) != NULL)
+		kl_client_agent_update_from_proxy(agent, kl_client_object_agent(object), FALSE);
+	return agent;
+}
+
+/* Brings the list up to the table.  Only slots whose sequence counter moved
+ * since they were last read are read again (at 100 000 agents a full read
+ * is some tens of ms); an agent leaves the list when its slot changed and
+ * it is found in no changed slot (a moved agent is written to its new slot,
+ * which changes too).  The first refresh after mapping reads every slot and
+ * drops whatever the list held that the table does not. */
+static void
+kl_client_refresh_table(KlClient *self)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GHashTable) touched = NULL; /* agent id → agent, found in changed slots */
+	g_autoptr(GPtrArray) added = NULL;
+	g_autoptr(GPtrArray) displaced = NULL;
+	gboolean first = self->slot_seq->len == 0;
+	gboolean changed = FALSE;
+	gboolean removed_any = FALSE;
+	guint64 generation;
+	guint count;
+
+	/* A writer that freed its table while keeping the name: the objects
+	 * until the verifier publishes another ShmName. */
+	if (kl_agent_table_reader_is_closed(self->reader)) {
+		g_debug("agent table %s was closed; using D-Bus", self->shm_name);
+		kl_client_use_objects(self);
+		return;
+	}
+	generation = kl_agent_table_reader_get_generation(self->reader);
+	if (self->generation_seen && generation == self->generation)
+		return;
+	if (!kl_agent_table_reader_refresh(self->reader, &error)) {
+		g_debug("agent table %s: %s; using D-Bus", self->shm_name, error->message);
+		kl_client_use_objects(self);
+		return;
+	}
+	self->generation = generation;
+	self->generation_seen = TRUE;
+
+	touched = g_hash_table_new(g_str_hash, g_str_equal);
+	added = g_ptr_array_new_with_free_func(g_object_unref);
+	displaced = g_ptr_array_new_with_free_func(g_object_unref);
+	count = kl_agent_table_reader_get_count(self->reader);
+	if (self->slot_seq->len < count) {
+		g_array_set_size(self->slot_seq, count);
+		g_ptr_array_set_size(self->slot_agents, (gint)count);
+	}
+	for (guint i = 0; i < count; i++) {
+		guint64 seq = kl_agent_table_reader_get_sequence(self->reader, i);
+		KlClientAgent *old = g_ptr_array_index(self->slot_agents, i);
+		KlAgentTableRecord record;
+		KlClientAgent *agent;
+
+		if (!first && (seq & 1) == 0 && seq == g_array_index(self->slot_seq, guint64, i))
+			continue;
+		if (!kl_agent_table_reader_read(self->reader, i, &record)) {
+			/* Writer inside: read again next time.  Otherwise a free
+			 * (or damaged) slot. */
+			if ((seq & 1) != 0)
+				continue;
+			if (old != NULL)
+				g_ptr_array_add(displaced, g_object_ref(old));
+			g_ptr_array_index(self->slot_agents, i) = NULL;
+			g_clear_object(&old);
+			g_array_index(self->slot_seq, guint64, i) = seq;
+			continue;
+		}
+		agent = g_hash_table_lookup(self->agents_by_id, record.agent_id);
+		if (agent == NULL)
+			agent = g_hash_table_lookup(touched, record.agent_id);
+		if (agent == NULL) {
+			agent = kl_client_agent_new_from_record(self, &record);
+			g_ptr_array_add(added, agent);
+		} else if (kl_client_agent_update_from_record(agent, &record)) {
+			changed = TRUE;
+		}
+		g_hash_table_insert(touched, (gpointer)kl_client_agent_get_agent_id(agent), agent);
+		if (old != agent) {
+			if (old != NULL)
+				g_ptr_array_add(displaced, g_object_ref(old));
+			g_clear_object(&old);
+			g_ptr_array_index(self->slot_agents, i) = g_object_ref(agent);
+		}
+		/* The counter loaded before the copy: if the writer came in
+		 * between, the slot is read once more next time. */
+		g_array_index(self->slot_seq, guint64, i) = seq;
+	}
+
+	if (first) {
+		removed_any = kl_client_remove_unseen(self, touched);
+	} else {
+		for (guint i = 0; i < displaced->len; i++) {
+			KlClientAgent *old = g_ptr_array_index(displaced, i);
+			const gchar *agent_id = kl_client_agent_get_agent_id(old);
+			if (g_hash_table_lookup(touched, agent_id) == NULL &&
+			    g_hash_table_lookup(self->agents_by_id, agent_id) == old) {
+				kl_client_remove_agent_by_id(self, agent_id);
+				removed_any = TRUE;
+			}
+		}
+	}
 	kl_client_insert_agents(self, added);
-	if (changed || added->len > 0 || removed->len > 0)
+	if (changed || added->len > 0 || removed_any)
 		kl_client_queue_changed(self);
 }
 
@@ -376,9 +469,27 @@ kl_client_close_table(KlClient *self)
 	g_clear_pointer(&self->reader, kl_agent_table_reader_close);
 	g_clear_pointer(&self->shm_name, g_free);
 	self->generation_seen = FALSE;
+	g_array_set_size(self->slot_seq, 0);
+	g_ptr_array_set_size(self->slot_agents, 0);
 }
 
-/* Picks where the agents come from and reloads them from there. */
+/* Gives up on the table: the agents come from the objects from now on. */
+static void
+kl_client_use_objects(KlClient *self)
+{
+	gboolean used_shm = self->reader != NULL;
+
+	kl_client_close_table(self);
+	if (self->connected)
+		kl_client_sync_objects(self);
+	else
+		kl_client_clear_agents(self);
+	if (used_shm)
+		g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_USES_SHM]);
+}
+
+/* Picks where the agents come from and brings the list up to date from
+ * there; the list empties only when the verifier is gone. */
 static void
 kl_client_select_source(KlClient *self)
 {
@@ -388,13 +499,17 @@ kl_client_select_source(KlClient *self)
 	KlAgentTableReader *reader = NULL;
 
 	kl_client_close_table(self);
+	g_free(self->considered_shm_name);
+	self->considered_shm_name = g_strdup(self->connected && shm_name != NULL ? shm_name : "");
 	if (self->connected && shm_name != NULL && shm_name[0] != '\0') {
 		reader = kl_agent_table_reader_open(shm_name, &error);
 		if (reader == NULL)
 			g_debug("cannot map the agent table: %s; using D-Bus", error->message);
 	}
-	kl_client_clear_agents(self);
-	if (reader != NULL) {
+	if (!self->connected) {
+		kl_client_clear_agents(self);
+	} else if (reader != NULL) {
+		/* The refresh compares the table with the list as it is. */
 		self->reader = reader;
 		self->shm_name = g_strdup(shm_name);
 		kl_client_refresh_table(self);
@@ -405,8 +520,8 @@ kl_client_select_source(KlClient *self)
 							     self);
 			g_source_set_name_by_id(self->refresh_source, "[kl-client] agent table");
 		}
-	} else if (self->connected) {
-		kl_client_load_objects(self);
+	} else {
+		kl_client_sync_objects(self);
 	}
 	if (used_shm != (self->reader != NULL))
 		g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_USES_SHM]);
@@ -427,6 +542,74 @@ kl_client_event_key(KlClientEventKind kind,
 			       event_id);
 }
 
+/* An event with its severity's label; G_MAXUINT32: no severity. */
+static KlClientEvent *
+kl_client_make_event(KlClient *self,
+		     KlClientEventKind kind,
+		     const gchar *agent_id,
+		     guint64 time,
+		     const gchar *event_id,
+		     guint32 severity,
+		     const gchar *subject,
+		     const gchar *context)
+{
+	gint level = severity == G_MAXUINT32 ? -1 : (gint)MIN(severity, (guint32)G_MAXINT);
+
+	return kl_client_event_new(kind,
+				   agent_id,
+				   time,
+				   event_id,
+				   level,
+				   kl_client_severity_to_label(self, level),
+				   subject,
+				   context);
+}
+
+/* One row of GetEvents (sstsuss), GetFailures (tsuss) or GetRevocations
+ * (tsus), the last two for @agent_id; NULL for a kind this client does
+ * not know. */
+static KlClientEvent *
+kl_client_event_from_row(KlClient *self, GVariant *row, const gchar *agent_id)
+{
+	const gchar *type = g_variant_get_type_string(row);
+	const gchar *kind = "finding";
+	const gchar *event_id = NULL;
+	const gchar *subject = "";
+	const gchar *context = NULL;
+	guint64 time = 0;
+	guint32 severity = 0;
+
+	if (g_str_equal(type, "(sstsuss)")) {
+		g_variant_get(row,
+			      "(&s&st&su&s&s)",
+			      &kind,
+			      &agent_id,
+			      &time,
+			      &event_id,
+			      &severity,
+			      &subject,
+			      &context);
+	} else if (g_str_equal(type, "(tsuss)")) {
+		g_variant_get(row, "(t&su&s&s)", &time, &event_id, &severity, &subject, &context);
+	} else {
+		g_return_val_if_fail(g_str_equal(type, "(tsus)"), NULL);
+		kind = "revocation";
+		g_variant_get(row, "(t&su&s)", &time, &event_id, &severity, &context);
+	}
+	if (g_str_equal(kind, "finding") || g_str_equal(kind, "revocation"))
+		return kl_client_make_event(self,
+					    g_str_equal(kind, "finding")
+						    ? KL_CLIENT_EVENT_FINDING
+						    : KL_CLIENT_EVENT_REVOCATION,
+					    agent_id,
+					    time,
+					    event_id,
+					    severity,
+					    subject,
+					    context);
+	return NULL;
+}
+
 static void
 kl_client_add_live_event(KlClient *self,
 			 KlClientEventKind kind,
@@ -437,20 +620,16 @@ kl_client_add_live_event(KlClient *self,
 			 const gchar *subject,
 			 const gchar *context)
 {
-	gint level = (gint)MIN(severity, (guint32)G_MAXINT);
-	g_autoptr(KlClientEvent) event = NULL;
+	g_autoptr(KlClientEvent) event = kl_client_make_event(self,
+							      kind,
+							      agent_id,
+							      time,
+							      event_id,
+							      severity,
+							      subject,
+							      context);
 	guint n;
 
-	if (severity == G_MAXUINT32)
-		level = -1;
-	event = kl_client_event_new(kind,
-				    agent_id,
-				    time,
-				    event_id,
-				    level,
-				    kl_client_severity_to_label(self, level),
-				    subject,
-				    context);
 	if (self->live_event_keys != NULL)
 		g_hash_table_add(self->live_event_keys,
 				 kl_client_event_key(kind, agent_id, time, event_id));
@@ -566,16 +745,27 @@ kl_client_enrollment_progress_cb(KlDBusVerifier1Manager *manager,
 		      message);
 }
 
+/* A pending GetEvents does not keep the client alive: dropping the client
+ * cancels it. */
 typedef struct {
-	KlClient *self; /* owned */
+	GWeakRef self;
 	guint serial;
 } KlClientBackfill;
 
 static void
+kl_client_backfill_free(KlClientBackfill *backfill)
+{
+	g_weak_ref_clear(&backfill->self);
+	g_free(backfill);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(KlClientBackfill, kl_client_backfill_free)
+
+static void
 kl_client_backfill_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	KlClientBackfill *backfill = user_data;
-	KlClient *self = backfill->self;
+	g_autoptr(KlClientBackfill) backfill = user_data;
+	g_autoptr(KlClient) self = g_weak_ref_get(&backfill->self);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GVariant) reply = NULL;
 	g_autoptr(GVariant) events = NULL;
@@ -583,7 +773,9 @@ kl_client_backfill_done(GObject *source, GAsyncResult *result, gpointer user_dat
 	guint n;
 
 	reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
-	if (backfill->serial != self->backfill_serial) {
+	if (self == NULL) {
+		/* The client is gone. */
+	} else if (backfill->serial != self->backfill_serial) {
 		/* A newer connection started its own backfill. */
 	} else if (reply == NULL) {
 		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -596,55 +788,24 @@ kl_client_backfill_done(GObject *source, GAsyncResult *result, gpointer user_dat
 		for (gsize i = 0;
 		     i < g_variant_n_children(events) && n + backfilled->len < self->max_events;
 		     i++) {
-			const gchar *kind = NULL;
-			const gchar *agent_id = NULL;
-			const gchar *event_id = NULL;
-			const gchar *subject = NULL;
-			const gchar *context = NULL;
-			guint64 time = 0;
-			guint32 severity = 0;
-			gint level;
-			KlClientEventKind event_kind;
+			g_autoptr(GVariant) row = g_variant_get_child_value(events, i);
+			g_autoptr(KlClientEvent) event = kl_client_event_from_row(self, row, NULL);
 			g_autofree gchar *key = NULL;
 
-			g_variant_get_child(events,
-					    i,
-					    "(&s&st&su&s&s)",
-					    &kind,
-					    &agent_id,
-					    &time,
-					    &event_id,
-					    &severity,
-					    &subject,
-					    &context);
-			if (g_strcmp0(kind, "finding") == 0)
-				event_kind = KL_CLIENT_EVENT_FINDING;
-			else if (g_strcmp0(kind, "revocation") == 0)
-				event_kind = KL_CLIENT_EVENT_REVOCATION;
-			else
+			if (event == NULL)
 				continue;
-			key = kl_client_event_key(event_kind, agent_id, time, event_id);
-			if (g_hash_table_contains(self->live_event_keys, key))
-				continue;
-			level = (gint)MIN(severity, (guint32)G_MAXINT);
-			g_ptr_array_add(
-				backfilled,
-				kl_client_event_new(event_kind,
-						    agent_id,
-						    time,
-						    event_id,
-						    level,
-						    kl_client_severity_to_label(self, level),
-						    subject,
-						    context));
+			key = kl_client_event_key(kl_client_event_get_kind(event),
+						  kl_client_event_get_agent_id(event),
+						  kl_client_event_get_time(event),
+						  kl_client_event_get_event_id(event));
+			if (!g_hash_table_contains(self->live_event_keys, key))
+				g_ptr_array_add(backfilled, g_steal_pointer(&event));
 		}
 		/* Live events arrived meanwhile are newer: the backfill goes
 		 * after them. */
 		g_list_store_splice(self->events, n, 0, backfilled->pdata, backfilled->len);
 		g_clear_pointer(&self->live_event_keys, g_hash_table_unref);
 	}
-	g_object_unref(backfill->self);
-	g_free(backfill);
 }
 
 static void
@@ -655,7 +816,7 @@ kl_client_backfill(KlClient *self)
 	g_list_store_remove_all(self->events);
 	g_clear_pointer(&self->live_event_keys, g_hash_table_unref);
 	self->live_event_keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	backfill->self = g_object_ref(self);
+	g_weak_ref_init(&backfill->self, self);
 	backfill->serial = ++self->backfill_serial;
 	g_dbus_connection_call(self->connection,
 			       KL_CLIENT_BUS_NAME,
@@ -702,10 +863,15 @@ kl_client_manager_properties_changed_cb(GDBusProxy *proxy,
 					gpointer user_data)
 {
 	KlClient *self = KL_CLIENT(user_data);
-	const gchar *shm_name = kl_dbus_verifier1_manager_get_shm_name(self->manager);
+	const gchar *shm_name;
 
-	if (self->connected && g_strcmp0(shm_name != NULL ? shm_name : "",
-					 self->shm_name != NULL ? self->shm_name : "") != 0)
+	/* A proxy invalidates its properties when the owner leaves: that is
+	 * a disconnection, not a new ShmName. */
+	kl_client_update_connected(self);
+	shm_name = kl_dbus_verifier1_manager_get_shm_name(self->manager);
+	/* Only a new ShmName is worth another try at mapping it. */
+	if (self->connected &&
+	    g_strcmp0(shm_name != NULL ? shm_name : "", self->considered_shm_name) != 0)
 		kl_client_select_source(self);
 	kl_client_queue_changed(self);
 }
@@ -782,6 +948,7 @@ kl_client_manager_ready(GObject *source, GAsyncResult *result, gpointer user_dat
 {
 	g_autoptr(GTask) task = user_data;
 	KlClient *self = g_task_get_source_object(task);
+	GCancellable *cancellable = g_task_get_cancellable(task);
 	GError *error = NULL;
 
 	self->manager = kl_dbus_verifier1_manager_proxy_new_finish(result, &error);
@@ -793,7 +960,7 @@ kl_client_manager_ready(GObject *source, GAsyncResult *result, gpointer user_dat
 					  G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE,
 					  KL_CLIENT_BUS_NAME,
 					  KL_CLIENT_OBJECT_PATH,
-					  g_task_get_cancellable(task),
+					  cancellable,
 					  kl_client_object_manager_ready,
 					  g_steal_pointer(&task));
 }
@@ -871,7 +1038,10 @@ kl_client_finalize(GObject *object)
 
 	g_clear_object(&self->connection);
 	g_clear_object(&self->cancellable);
+	g_free(self->considered_shm_name);
 	g_ptr_array_unref(self->sorted);
+	g_array_unref(self->slot_seq);
+	g_ptr_array_unref(self->slot_agents);
 	g_clear_object(&self->agents);
 	g_hash_table_unref(self->agents_by_id);
 	g_clear_object(&self->events);
@@ -925,12 +1095,22 @@ kl_client_class_init(KlClientClass *klass)
 							   G_TYPE_STRING);
 }
 
+/* Free slots hold NULL. */
+static void
+kl_client_unref0(gpointer object)
+{
+	if (object != NULL)
+		g_object_unref(object);
+}
+
 static void
 kl_client_init(KlClient *self)
 {
 	self->cancellable = g_cancellable_new();
 	self->agents = g_list_store_new(KL_TYPE_CLIENT_AGENT);
 	self->sorted = g_ptr_array_new();
+	self->slot_seq = g_array_new(FALSE, TRUE, sizeof(guint64));
+	self->slot_agents = g_ptr_array_new_with_free_func(kl_client_unref0);
 	self->agents_by_id = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_object_unref);
 	self->events = g_list_store_new(KL_TYPE_CLIENT_EVENT);
 	self->max_events = KL_CLIENT_MAX_EVENTS;
@@ -1157,13 +1337,6 @@ kl_client_check_agent_id(gpointer source_object,
 	return FALSE;
 }
 
-static gchar *
-kl_client_agent_path(const gchar *agent_id)
-{
-	g_autofree gchar *escaped = g_dbus_escape_object_path(agent_id);
-	return g_strconcat(KL_CLIENT_AGENT_PATH_PREFIX, escaped, NULL);
-}
-
 static void
 kl_client_agent_call(KlClient *self,
 		     const gchar *agent_id,
@@ -1308,48 +1481,32 @@ kl_client_get_failures_async(KlClient *self,
 			     user_data);
 }
 
-GPtrArray *
-kl_client_get_failures_finish(KlClient *self, GAsyncResult *result, GError **error)
+/* The events of a GetFailures or GetRevocations reply. */
+static GPtrArray *
+kl_client_events_finish(KlClient *self, GAsyncResult *result, gpointer source_tag, GError **error)
 {
-	g_autoptr(GVariant) reply =
-		kl_client_call_finish(self, result, kl_client_get_failures_async, error);
-	g_autoptr(GVariant) failures = NULL;
+	g_autoptr(GVariant) reply = kl_client_call_finish(self, result, source_tag, error);
+	g_autoptr(GVariant) rows = NULL;
 	GPtrArray *out;
-	const gchar *agent_id;
 
 	if (reply == NULL)
 		return NULL;
-	agent_id = g_task_get_task_data(G_TASK(result));
-	failures = g_variant_get_child_value(reply, 0);
+	rows = g_variant_get_child_value(reply, 0);
 	out = g_ptr_array_new_with_free_func(g_object_unref);
-	for (gsize i = 0; i < g_variant_n_children(failures); i++) {
-		const gchar *event_id = NULL;
-		const gchar *subject = NULL;
-		const gchar *context = NULL;
-		guint64 time = 0;
-		guint32 severity = 0;
-		gint level;
-
-		g_variant_get_child(failures,
-				    i,
-				    "(t&su&s&s)",
-				    &time,
-				    &event_id,
-				    &severity,
-				    &subject,
-				    &context);
-		level = (gint)MIN(severity, (guint32)G_MAXINT);
-		g_ptr_array_add(out,
-				kl_client_event_new(KL_CLIENT_EVENT_FINDING,
-						    agent_id,
-						    time,
-						    event_id,
-						    level,
-						    kl_client_severity_to_label(self, level),
-						    subject,
-						    context));
+	for (gsize i = 0; i < g_variant_n_children(rows); i++) {
+		g_autoptr(GVariant) row = g_variant_get_child_value(rows, i);
+		KlClientEvent *event =
+			kl_client_event_from_row(self, row, g_task_get_task_data(G_TASK(result)));
+		if (event != NULL)
+			g_ptr_array_add(out, event);
 	}
 	return out;
+}
+
+GPtrArray *
+kl_client_get_failures_finish(KlClient *self, GAsyncResult *result, GError **error)
+{
+	return kl_client_events_finish(self, result, kl_client_get_failures_async, error);
 }
 
 void
@@ -1375,43 +1532,7 @@ kl_client_get_revocations_async(KlClient *self,
 GPtrArray *
 kl_client_get_revocations_finish(KlClient *self, GAsyncResult *result, GError **error)
 {
-	g_autoptr(GVariant) reply =
-		kl_client_call_finish(self, result, kl_client_get_revocations_async, error);
-	g_autoptr(GVariant) revocations = NULL;
-	GPtrArray *out;
-	const gchar *agent_id;
-
-	if (reply == NULL)
-		return NULL;
-	agent_id = g_task_get_task_data(G_TASK(result));
-	revocations = g_variant_get_child_value(reply, 0);
-	out = g_ptr_array_new_with_free_func(g_object_unref);
-	for (gsize i = 0; i < g_variant_n_children(revocations); i++) {
-		const gchar *event_id = NULL;
-		const gchar *context = NULL;
-		guint64 time = 0;
-		guint32 severity = 0;
-		gint level;
-
-		g_variant_get_child(revocations,
-				    i,
-				    "(t&su&s)",
-				    &time,
-				    &event_id,
-				    &severity,
-				    &context);
-		level = (gint)MIN(severity, (guint32)G_MAXINT);
-		g_ptr_array_add(out,
-				kl_client_event_new(KL_CLIENT_EVENT_REVOCATION,
-						    agent_id,
-						    time,
-						    event_id,
-						    level,
-						    kl_client_severity_to_label(self, level),
-						    "",
-						    context));
-	}
-	return out;
+	return kl_client_events_finish(self, result, kl_client_get_revocations_async, error);
 }
 
 void

@@ -284,6 +284,43 @@ test_agent_table_remove_reuse(void)
 	g_assert_cmpuint(kl_agent_table_get_n_agents(table), ==, 4);
 }
 
+/* A reader may skip a slot while its counter stays where it was read. */
+static void
+test_agent_table_sequence(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KlAgentTable) table = kl_agent_table_new(4, &error);
+	g_autoptr(KlAgentTableReader) reader = NULL;
+	KlAgentTableRecord record;
+	guint64 before;
+	guint64 after;
+	guint a = 0;
+	guint b = 0;
+
+	g_assert_no_error(error);
+	g_assert_true(kl_agent_table_add(table, "a", &a, &error));
+	g_assert_true(kl_agent_table_add(table, "b", &b, &error));
+	reader = kl_agent_table_reader_open(kl_agent_table_get_name(table), &error);
+	g_assert_no_error(error);
+	before = kl_agent_table_reader_get_sequence(reader, a);
+	g_assert_cmpuint(before % 2, ==, 0);
+	g_assert_cmpuint(before, >, 0);
+
+	kl_agent_table_get(table, a, &record);
+	record.attestation_count = 7;
+	kl_agent_table_update(table, a, &record);
+	after = kl_agent_table_reader_get_sequence(reader, a);
+	g_assert_cmpuint(after % 2, ==, 0);
+	g_assert_cmpuint(after, >, before);
+	/* the other slot did not move */
+	g_assert_cmpuint(kl_agent_table_reader_get_sequence(reader, b), ==, before);
+
+	kl_agent_table_remove(table, a);
+	g_assert_cmpuint(kl_agent_table_reader_get_sequence(reader, a), >, after);
+	g_assert_cmpuint(kl_agent_table_reader_get_sequence(reader, 4), ==, 0);
+	g_assert_cmpuint(kl_agent_table_reader_get_sequence(reader, G_MAXUINT), ==, 0);
+}
+
 static void
 test_agent_table_grow(void)
 {
@@ -691,6 +728,7 @@ main(int argc, char **argv)
 	g_test_add_func("/agent-table/round-trip", test_agent_table_round_trip);
 	g_test_add_func("/agent-table/agent-ids", test_agent_table_agent_ids);
 	g_test_add_func("/agent-table/strings", test_agent_table_strings);
+	g_test_add_func("/agent-table/sequence", test_agent_table_sequence);
 	g_test_add_func("/agent-table/remove-reuse", test_agent_table_remove_reuse);
 	g_test_add_func("/agent-table/grow", test_agent_table_grow);
 	g_test_add_func("/agent-table/concurrent", test_agent_table_concurrent);

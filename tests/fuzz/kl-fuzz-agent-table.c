@@ -53,6 +53,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)kl_agent_table_reader_is_closed(reader);
 	for (guint i = 0; i <= kl_agent_table_reader_get_count(reader); i++) {
 		KlAgentTableRecord record;
+		(void)kl_agent_table_reader_get_sequence(reader, i);
 		if (kl_agent_table_reader_read(reader, i, &record))
 			kl_fuzz_check_record(&record);
 	}
