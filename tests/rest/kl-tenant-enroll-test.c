@@ -72,15 +72,34 @@ typedef enum {
 	KL_TEST_EK_STRANGER,
 } KlTestEkIssuer;
 
+static gboolean
+kl_test_drained(gpointer user_data)
+{
+	return *(gboolean *)user_data;
+}
+
+static gboolean
+kl_test_drain_cb(gpointer user_data)
+{
+	*(gboolean *)user_data = TRUE;
+	return G_SOURCE_REMOVE;
+}
+
 static void
 kl_test_env_free(KlTestEnv *env)
 {
+	gboolean drained = FALSE;
+
+	/* clients first, then the servers; the main context runs a while so
+	 * that closed connections are noticed and let go of their servers */
+	g_clear_object(&env->enrollment);
+	g_clear_object(&env->verifier_client);
 	if (env->agent_server != NULL)
 		kl_http_server_stop(env->agent_server);
 	if (env->registrar_server != NULL)
 		kl_http_server_stop(env->registrar_server);
-	g_clear_object(&env->enrollment);
-	g_clear_object(&env->verifier_client);
+	g_timeout_add(100, kl_test_drain_cb, &drained);
+	g_assert_true(kl_test_wait_for(kl_test_drained, &drained, KL_TEST_WAIT_MS));
 	g_clear_object(&env->agent_server);
 	g_clear_object(&env->service);
 	g_clear_object(&env->registrar_server);
@@ -234,6 +253,8 @@ kl_test_env_new(KlTestEkIssuer issuer, gboolean tampered, gboolean agent_down)
 	options.server_key = kl_test_ca_get_server_key_path(test_ca);
 	options.trusted_client_ca = kl_test_ca_get_ca_cert_path(test_ca);
 	options.client_cert = KL_HTTP_CLIENT_CERT_OPTIONAL;
+	/* the first TLS handshakes are slow under sanitizers on a busy machine */
+	options.headers_timeout_ms = KL_TEST_WAIT_MS;
 	env->registrar_server = kl_http_server_new(router, &options, &error);
 	g_assert_no_error(error);
 	g_assert_true(kl_http_server_listen(env->registrar_server, &error));
@@ -303,6 +324,7 @@ kl_test_options_new(KlTestEnv *env)
 	options->client_cert = g_strdup(kl_test_ca_get_client_cert_path(test_ca));
 	options->client_key = g_strdup(kl_test_ca_get_client_key_path(test_ca));
 	options->tpm_cert_store = g_strdup(cert_store);
+	g_free(options->tpm_policy);
 	options->tpm_policy = g_strdup("{\"mask\": \"0x0\"}");
 	options->runtime_policy = g_strdup("{\"meta\": {\"version\": 1}}");
 	options->runtime_policy_name = g_strdup("policy-1");
