@@ -658,6 +658,35 @@ test_tenant_enroll_cert_package(void)
 	g_assert_cmpstr(file, ==, "ran\n");
 }
 
+/* no payload and a given agent API version: no GET /version, no U, "v"
+ * null, the verifier still gets the agent */
+static void
+test_tenant_enroll_no_payload(void)
+{
+	g_autoptr(KlTestEnv) env = kl_test_env_new(KL_TEST_EK_VENDOR, FALSE, FALSE);
+	KlTenantEnrollOptions *options = kl_test_options_new(env);
+	const gchar *const steps[] = {"registrar",
+				      "ek-certificate",
+				      "identity-quote",
+				      "payload",
+				      "verifier",
+				      "done",
+				      NULL};
+
+	options->supported_version = g_strdup("2.4");
+	kl_test_run(env, options);
+	g_assert_no_error(env->error);
+	g_assert_true(env->ok);
+	kl_test_assert_steps(env, steps);
+	g_assert_true(json_object_get_null_member(env->body, "v"));
+	g_assert_cmpstr(json_object_get_string_member(env->body, "supported_version"), ==, "2.4");
+	g_assert_cmpstr(json_object_get_string_member(env->body, "runtime_policy_name"),
+			==,
+			"policy-1");
+	/* GET /v2.4/quotes/identity only */
+	g_assert_cmpuint(env->agent_requests, ==, 1);
+}
+
 /* an EK certificate from a CA outside tpm_cert_store: nothing reaches the
  * agent or the verifier */
 static void
@@ -849,6 +878,7 @@ main(int argc, char **argv)
 
 	g_test_add_func("/tenant-enroll/file", test_tenant_enroll_file);
 	g_test_add_func("/tenant-enroll/cert-package", test_tenant_enroll_cert_package);
+	g_test_add_func("/tenant-enroll/no-payload", test_tenant_enroll_no_payload);
 	g_test_add_func("/tenant-enroll/ek-untrusted", test_tenant_enroll_ek_untrusted);
 	g_test_add_func("/tenant-enroll/ek-script", test_tenant_enroll_ek_script);
 	g_test_add_func("/tenant-enroll/tampered-quote", test_tenant_enroll_tampered_quote);
