@@ -486,11 +486,8 @@ kl_tenant_enrollment_build_body(KlTenantEnrollment *self)
 					   "mtls_cert",
 					   self->record->mtls_disabled ? "disabled"
 								       : self->record->mtls_cert);
-	json_object_set_string_member(body,
-				      "supported_version",
-				      options->supported_version != NULL
-					      ? options->supported_version
-					      : self->api_version);
+	/* the version the tenant talked to the agent with */
+	json_object_set_string_member(body, "supported_version", self->api_version);
 	return body;
 }
 
@@ -816,26 +813,17 @@ kl_tenant_enrollment_quote_cb(GObject *source, GAsyncResult *result, gpointer us
 	kl_tenant_enrollment_step_payload(self);
 }
 
+/* GET /quotes/identity at the version in self->target */
 static void
-kl_tenant_enrollment_version_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+kl_tenant_enrollment_get_quote(KlTenantEnrollment *self)
 {
-	KlTenantEnrollment *self = user_data;
 	gchar version[KL_API_VERSION_STRING_SIZE];
 	KlTenantQuoteCall *call;
-	KlApiVersion common = {0};
 	g_autofree gchar *nonce = NULL;
 	GError *error = NULL;
 
-	if (!kl_agent_client_get_version_finish(KL_AGENT_CLIENT(source),
-						result,
-						NULL,
-						&common,
-						&error)) {
-		kl_tenant_enrollment_fail(self, KL_TENANT_STEP_IDENTITY_QUOTE, error);
-		return;
-	}
-	self->target.api_version = common;
-	self->api_version = g_strdup(kl_api_version_to_string(&common, version));
+	g_free(self->api_version);
+	self->api_version = g_strdup(kl_api_version_to_string(&self->target.api_version, version));
 	nonce = kl_crypto_random_password(KL_TENANT_NONCE_LENGTH, &error);
 	if (nonce == NULL) {
 		kl_tenant_enrollment_fail(self, KL_TENANT_STEP_IDENTITY_QUOTE, error);
@@ -850,6 +838,25 @@ kl_tenant_enrollment_version_cb(GObject *source, GAsyncResult *result, gpointer 
 						 kl_tenant_enrollment_cancellable(self),
 						 kl_tenant_enrollment_quote_cb,
 						 call);
+}
+
+static void
+kl_tenant_enrollment_version_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	KlTenantEnrollment *self = user_data;
+	KlApiVersion common = {0};
+	GError *error = NULL;
+
+	if (!kl_agent_client_get_version_finish(KL_AGENT_CLIENT(source),
+						result,
+						NULL,
+						&common,
+						&error)) {
+		kl_tenant_enrollment_fail(self, KL_TENANT_STEP_IDENTITY_QUOTE, error);
+		return;
+	}
+	self->target.api_version = common;
+	kl_tenant_enrollment_get_quote(self);
 }
 
 static gboolean
@@ -901,6 +908,17 @@ kl_tenant_enrollment_step_identity_quote(KlTenantEnrollment *self)
 				      self->target.port);
 	if (!kl_tenant_enrollment_make_client(self, &error)) {
 		kl_tenant_enrollment_fail(self, KL_TENANT_STEP_IDENTITY_QUOTE, error);
+		return;
+	}
+	/* --supported-version: upstream skips GET /version and uses it */
+	if (self->options->supported_version != NULL) {
+		if (!kl_api_version_parse(self->options->supported_version,
+					  &self->target.api_version,
+					  &error)) {
+			kl_tenant_enrollment_fail(self, KL_TENANT_STEP_IDENTITY_QUOTE, error);
+			return;
+		}
+		kl_tenant_enrollment_get_quote(self);
 		return;
 	}
 	kl_agent_client_get_version_async(self->client,

@@ -21,8 +21,13 @@
  *   done
  *
  * A failure names its step (kl_tenant_enrollment_get_failed_step()) and
- * its message starts with it.  Nothing reaches the verifier step unless
- * every step before it passed.
+ * its message starts with it ("ek-certificate: ..."); the error keeps the
+ * domain and code of what failed (KL_ERROR, KL_X509_ERROR,
+ * KL_AGENT_CLIENT_ERROR, G_IO_ERROR ...).  Nothing reaches the verifier
+ * step unless every step before it passed, and nothing reaches the agent
+ * before the registrar record and the EK passed.  After a "verify"
+ * failure the agent is enrolled: upstream's tenant then stops it on the
+ * verifier (PUT /agents/{id}/stop), which is the caller's to do.
  */
 #pragma once
 
@@ -82,7 +87,7 @@ typedef struct {
 	gchar *mb_policy;		   /* refstate JSON text; nullable */
 	gchar *mb_policy_name;		   /* nullable */
 	gchar *ima_sign_verification_keys; /* nullable: "" */
-	gchar *supported_version;	   /* nullable: the negotiated one */
+	gchar *supported_version;	   /* agent API version; NULL: GET /version */
 	/* the payload */
 	KlTenantPayloadKind payload_kind;
 	GBytes *payload_file;	    /* KL_TENANT_PAYLOAD_FILE */
@@ -107,8 +112,9 @@ G_DECLARE_FINAL_TYPE(KlTenantEnrollment, kl_tenant_enrollment, KL, TENANT_ENROLL
  * The verifier step: called once with the enrolment body (borrowed, valid
  * until kl_tenant_enrollment_verifier_done()).  The caller enrols the agent
  * (POST to a verifier, or kl_verifier_add_agent() in-process) and then
- * calls kl_tenant_enrollment_verifier_done(), at once or later from the
- * same main context.
+ * calls kl_tenant_enrollment_verifier_done(), at once (from inside the
+ * step) or later from the same main context.  The run's cancellable is
+ * not watched while the step is pending.
  */
 typedef void (*KlTenantVerifierStep)(KlTenantEnrollment *self,
 				     const gchar *agent_id,

@@ -10,6 +10,7 @@
 
 #include "kl-tenant-registrar.h"
 
+#include "engine/core/kl-api-version.h"
 #include "engine/core/kl-base64.h"
 #include "engine/core/kl-error.h"
 #include "engine/core/kl-json.h"
@@ -303,6 +304,8 @@ kl_tenant_registrar_get_agent_async(const KlTenantRegistrarTarget *target,
 {
 	g_autoptr(GTask) task = g_task_new(NULL, cancellable, callback, user_data);
 	KlTenantRegistrarGet *get = g_new0(KlTenantRegistrarGet, 1);
+	KlApiVersion current = KL_API_VERSION_CURRENT;
+	gchar version[KL_API_VERSION_STRING_SIZE];
 	g_autofree gchar *escaped = NULL;
 	g_autofree gchar *host = NULL;
 	GError *error = NULL;
@@ -315,7 +318,12 @@ kl_tenant_registrar_get_agent_async(const KlTenantRegistrarTarget *target,
 	escaped = g_uri_escape_string(agent_id, NULL, FALSE);
 	host = strchr(target->host, ':') != NULL ? g_strdup_printf("[%s]", target->host)
 						 : g_strdup(target->host);
-	get->url = g_strdup_printf("https://%s:%u/v2.1/agents/%s", host, target->port, escaped);
+	/* upstream's tenant asks at the current API version */
+	get->url = g_strdup_printf("https://%s:%u/v%s/agents/%s",
+				   host,
+				   target->port,
+				   kl_api_version_to_string(&current, version),
+				   escaped);
 	if (target->ca_path != NULL)
 		get->session = kl_http_client_session_new(target->ca_path, &error);
 	else
