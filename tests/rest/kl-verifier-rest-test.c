@@ -743,6 +743,12 @@ test_runtime_policies(Fixture *fx, gconstpointer data)
 	expect_error(&reply, 400, NULL);
 	request(fx, "GET", "/v2.6/allowlists/", NULL, CLIENT_CERT, &reply);
 	expect_body(&reply, 200, "{\"runtimepolicy names\":[\"p1\"]}");
+	/* a runtime policy named like the other collection stays a runtime policy */
+	request(fx, "POST", "/v2/allowlists/mbpolicies", body, CLIENT_CERT, &reply);
+	expect_body(&reply, 201, "{}");
+	request(fx, "GET", "/v2/mbpolicies/", NULL, CLIENT_CERT, &reply);
+	expect_body(&reply, 200, "{\"mbpolicy names\":[]}");
+	put_simple(fx, "DELETE", "/v2/allowlists/mbpolicies", 204);
 
 	request(fx, "GET", "/v2.6/allowlists/p1", NULL, CLIENT_CERT, &reply);
 	results = expect(&reply, 200);
