@@ -14,6 +14,7 @@
 #include "kl-agent-table.h"
 #include "kl-crypto.h"
 #include "kl-error.h"
+#include "kl-http-router.h"
 #include "kl-http-server.h"
 #include "kl-ima-log.h"
 #include "kl-json.h"
@@ -31,6 +32,7 @@
 #define MASK_NONE "{\"mask\": \"0x0\"}"
 
 static KlTestDir *test_dir;
+static const gchar *test_severity_policy; /* NULL: upstream's */
 static KlTestCa *test_ca;
 static EVP_PKEY *test_nk;
 static gchar *test_server_pem;
@@ -112,6 +114,85 @@ agent_new(const gchar *agent_id)
 	g_assert_no_error(error);
 	agent->port = kl_http_server_get_port(agent->server);
 	return g_steal_pointer(&agent);
+}
+
+/* ---- fake agents: a TLS server whose quotes are wrong ---- */
+
+static gboolean
+fake_quote_types(KlHttpRequest *request, gpointer user_data, GError **error)
+{
+	g_autoptr(JsonNode) results = json_node_new(JSON_NODE_OBJECT);
+	JsonObject *object = json_object_new();
+
+	/* a "quote" that is no quote, algorithms of the wrong types */
+	json_object_set_string_member(object, "quote", "rAAAAAAA");
+	json_object_set_int_member(object, "hash_alg", 11);
+	json_object_set_boolean_member(object, "enc_alg", TRUE);
+	json_object_set_null_member(object, "sign_alg");
+	json_node_take_object(results, object);
+	kl_http_request_reply_ok(request, results);
+	return TRUE;
+}
+
+/* results that are no results object: the client refuses the reply */
+static gboolean
+fake_quote_garbage(KlHttpRequest *request, gpointer user_data, GError **error)
+{
+	g_autoptr(JsonNode) results = json_node_new(JSON_NODE_ARRAY);
+	JsonArray *array = json_array_new();
+
+	json_array_add_string_element(array, "garbage");
+	json_node_take_array(results, array);
+	kl_http_request_reply_ok(request, results);
+	return TRUE;
+}
+
+typedef struct {
+	KlHttpRouter *router;
+	KlHttpServer *server;
+	guint16 port;
+} Fake;
+
+static void
+fake_free(Fake *fake)
+{
+	kl_http_server_stop(fake->server);
+	g_object_unref(fake->server);
+	g_object_unref(fake->router);
+	g_free(fake);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Fake, fake_free)
+
+/* the router keeps pointers to its routes */
+static const KlHttpRoute fake_routes[][1] = {
+	{{"GET", "/quotes/integrity", KL_HTTP_ROUTE_FLAG_NONE, NULL, NULL, 0, fake_quote_types}},
+	{{"GET", "/quotes/integrity", KL_HTTP_ROUTE_FLAG_NONE, NULL, NULL, 0, fake_quote_garbage}},
+};
+
+static Fake *
+fake_new(const KlHttpRoute *routes)
+{
+	Fake *fake = g_new0(Fake, 1);
+	g_autoptr(GError) error = NULL;
+	KlHttpServerOptions options = {0};
+	gsize n_supported = 0;
+	const KlApiVersion *supported = kl_api_version_agent_supported(&n_supported);
+
+	fake->router = kl_http_router_new(&supported[n_supported - 1], supported, n_supported);
+	g_assert_true(kl_http_router_add_routes(fake->router, routes, 1, NULL, &error));
+	g_assert_no_error(error);
+	options.tls = TRUE;
+	options.server_cert = kl_test_ca_get_server_cert_path(test_ca);
+	options.server_key = kl_test_ca_get_server_key_path(test_ca);
+	options.trusted_client_ca = kl_test_ca_get_ca_cert_path(test_ca);
+	options.client_cert = KL_HTTP_CLIENT_CERT_REQUIRED;
+	fake->server = kl_http_server_new(fake->router, &options, &error);
+	g_assert_no_error(error);
+	g_assert_true(kl_http_server_listen(fake->server, &error));
+	g_assert_no_error(error);
+	fake->port = kl_http_server_get_port(fake->server);
+	return fake;
 }
 
 /* An ima-ng line for @path (SHA-1 template hash), as the kernel logs it;
@@ -242,6 +323,7 @@ typedef struct {
 	gchar *db_path;
 	GArray *states; /* of guint: every new state, in order */
 	guint n_failed_signals;
+	guint n_revocations;
 	GPtrArray *ids;
 } Fixture;
 
@@ -268,6 +350,19 @@ attestation_failed_cb(KlVerifier *verifier,
 	fx->n_failed_signals++;
 }
 
+static void
+revocation_cb(KlVerifier *verifier,
+	      const gchar *agent_id,
+	      gint64 time,
+	      const gchar *event_id,
+	      guint severity,
+	      const gchar *context_json,
+	      Fixture *fx)
+{
+	g_assert_nonnull(event_id);
+	fx->n_revocations++;
+}
+
 static KlVerifier *
 verifier_new(Fixture *fx, guint max_retries)
 {
@@ -286,10 +381,12 @@ verifier_new(Fixture *fx, guint max_retries)
 	options.client_cert = kl_test_ca_get_client_cert_path(test_ca);
 	options.client_key = kl_test_ca_get_client_key_path(test_ca);
 	options.n_workers = 2;
+	options.severity_policy = test_severity_policy;
 	verifier = kl_verifier_new(&options, store, &error);
 	g_assert_no_error(error);
 	g_signal_connect(verifier, "state-changed", G_CALLBACK(state_changed_cb), fx);
 	g_signal_connect(verifier, "attestation-failed", G_CALLBACK(attestation_failed_cb), fx);
+	g_signal_connect(verifier, "revocation", G_CALLBACK(revocation_cb), fx);
 	g_assert_true(kl_verifier_start(verifier, &error));
 	g_assert_no_error(error);
 	return verifier;
@@ -478,6 +575,18 @@ test_ima_invalid_and_neighbour(Fixture *fx, gconstpointer data)
 			named = TRUE;
 	}
 	g_assert_true(named);
+	/* one revocation, recorded in the failed agent's history */
+	g_assert_cmpuint(fx->n_revocations, ==, 1);
+	g_clear_pointer(&events, g_ptr_array_unref);
+	events = kl_verifier_list_events(fx->verifier,
+					 ID_A,
+					 KL_VERIFIER_EVENT_REVOCATION,
+					 10,
+					 &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(events->len, ==, 1);
+	g_assert_nonnull(strstr(((KlVerifierEvent *)g_ptr_array_index(events, 0))->context,
+				"\"type\": \"revocation\""));
 	/* the other agent keeps attesting */
 	{
 		g_autoptr(KlVerifierAgent) now = kl_verifier_get_agent(fx->verifier, ID_B, NULL);
@@ -486,6 +595,47 @@ test_ima_invalid_and_neighbour(Fixture *fx, gconstpointer data)
 			   KL_VERIFIER_STATE_GET_QUOTE,
 			   now->attestation_count + 2);
 	}
+}
+
+/* a custom severity_policy gives IMA failures a lower label: polling
+ * goes on, and the revocation is sent once (the severity did not grow) */
+static void
+test_lower_severity_keeps_polling(Fixture *fx, gconstpointer data)
+{
+	const gchar *allowed[] = {"/usr/bin/good", NULL};
+	g_autofree gchar *policy = policy_b64(allowed);
+	g_autoptr(Agent) agent = agent_new(ID_A);
+	g_autoptr(JsonObject) body = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KlVerifierAgent) got = NULL;
+	g_autoptr(GPtrArray) events = NULL;
+
+	test_severity_policy = "[{'event_id': 'ima.*', 'severity_label': 'warning'}]";
+	g_clear_object(&fx->verifier);
+	fx->verifier = verifier_new(fx, 2);
+	test_severity_policy = NULL;
+
+	agent_measure(agent, "/usr/bin/good");
+	agent_measure(agent, "/usr/bin/evil");
+	body = body_new(agent, agent->port, MASK_IMA, policy, FALSE);
+	g_assert_true(kl_verifier_add_agent(fx->verifier, ID_A, body, &error));
+	g_assert_no_error(error);
+	while (fx->n_failed_signals < 3)
+		g_main_context_iteration(NULL, TRUE);
+	g_assert_true(states_have(fx, KL_VERIFIER_STATE_INVALID_QUOTE));
+	got = kl_verifier_get_agent(fx->verifier, ID_A, NULL);
+	g_assert_cmpint(got->severity_level, ==, 2);
+	g_assert_cmpint(got->attestation_count, ==, 0);
+	g_assert_cmpuint(fx->n_revocations, ==, 1);
+	g_assert_true(kl_verifier_stop_agent(fx->verifier, ID_A, &error));
+	g_assert_no_error(error);
+	events = kl_verifier_list_events(fx->verifier,
+					 ID_A,
+					 KL_VERIFIER_EVENT_REVOCATION,
+					 10,
+					 &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(events->len, ==, 1);
 }
 
 static void
@@ -504,6 +654,56 @@ test_wrong_ak(Fixture *fx, gconstpointer data)
 	got = kl_verifier_get_agent(fx->verifier, ID_A, NULL);
 	g_assert_nonnull(got->last_event_id);
 	g_assert_cmpint(got->severity_level, ==, 6);
+}
+
+/* wrong types and garbage from two agents: each fails with a finding in
+ * its history while a third keeps attesting */
+static void
+test_bad_replies(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(Fake) types = fake_new(fake_routes[0]);
+	g_autoptr(Fake) garbage = fake_new(fake_routes[1]);
+	g_autoptr(Agent) good = agent_new(ID_B);
+	g_autoptr(JsonObject) body_types = body_new(good, types->port, MASK_NONE, "", FALSE);
+	g_autoptr(JsonObject) body_garbage = body_new(good, garbage->port, MASK_NONE, "", FALSE);
+	g_autoptr(JsonObject) body_good = body_new(good, good->port, MASK_NONE, "", FALSE);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KlVerifierAgent) failed = NULL;
+	g_autoptr(GPtrArray) events = NULL;
+
+	g_assert_true(kl_verifier_add_agent(fx->verifier, "agent-types", body_types, &error));
+	g_assert_no_error(error);
+	g_assert_true(kl_verifier_add_agent(fx->verifier, "agent-garbage", body_garbage, &error));
+	g_assert_no_error(error);
+	g_assert_true(kl_verifier_add_agent(fx->verifier, ID_B, body_good, &error));
+	g_assert_no_error(error);
+
+	wait_state(fx->verifier, "agent-types", KL_VERIFIER_STATE_INVALID_QUOTE, 0);
+	events = kl_verifier_list_events(fx->verifier,
+					 "agent-types",
+					 KL_VERIFIER_EVENT_FINDING,
+					 10,
+					 &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(events->len, >, 0);
+
+	wait_state(fx->verifier, "agent-garbage", KL_VERIFIER_STATE_FAILED, 0);
+	failed = kl_verifier_get_agent(fx->verifier, "agent-garbage", NULL);
+	g_assert_cmpstr(failed->last_event_id, ==, "internal.verifier.no_quote");
+	g_assert_cmpint(kl_verifier_get_agent_reason(fx->verifier, "agent-garbage"),
+			==,
+			KL_VERIFIER_REASON_AGENT_ERROR);
+	g_clear_pointer(&events, g_ptr_array_unref);
+	events = kl_verifier_list_events(fx->verifier,
+					 "agent-garbage",
+					 KL_VERIFIER_EVENT_FINDING,
+					 10,
+					 &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(events->len, ==, 1);
+
+	wait_state(fx->verifier, ID_B, KL_VERIFIER_STATE_GET_QUOTE, 3);
+	g_assert_cmpuint(kl_verifier_get_n_failed(fx->verifier), ==, 2);
 }
 
 static void
@@ -769,6 +969,10 @@ main(int argc, char **argv)
 	int status;
 
 	g_test_init(&argc, &argv, NULL);
+	/* the test agents have no revocation certificate: they refuse the
+	 * notifications the verifier sends them with a warning; criticals
+	 * stay fatal */
+	g_log_set_always_fatal(G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL);
 	test_dir = kl_test_dir_new();
 	test_ca = kl_test_ca_new(test_dir, "agent", &error);
 	g_assert_no_error(error);
@@ -782,7 +986,9 @@ main(int argc, char **argv)
 #define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 	ADD("/verifier/attest-v-stop-reactivate-delete", test_attest_v_stop_reactivate_delete);
 	ADD("/verifier/ima-invalid", test_ima_invalid_and_neighbour);
+	ADD("/verifier/lower-severity", test_lower_severity_keeps_polling);
 	ADD("/verifier/wrong-ak", test_wrong_ak);
+	ADD("/verifier/bad-replies", test_bad_replies);
 	ADD("/verifier/unreachable", test_unreachable);
 	ADD("/verifier/add-validation", test_add_validation);
 	ADD("/verifier/policies", test_policies);

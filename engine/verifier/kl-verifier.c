@@ -16,6 +16,7 @@
 #include "kl-error.h"
 #include "kl-json.h"
 #include "kl-mb-refstate.h"
+#include "kl-revocation-notifier.h"
 #include "kl-scheduler.h"
 #include "kl-tpm-policy.h"
 #include "kl-tpm-types.h"
@@ -37,6 +38,7 @@ typedef struct {
 	gboolean v_delivered; /* since the last START */
 	gboolean busy;	      /* a request or a check of this round is running */
 	gboolean removed;     /* no longer in the verifier */
+	gboolean requote;     /* a failure with a lower label: quote again */
 	guint round;	      /* bumped when a round starts or is abandoned */
 	gint64 round_start;   /* monotonic µs */
 	guint32 mask;
@@ -85,6 +87,7 @@ struct _KlVerifier {
 	KlVerifierStore *store;
 	KlAgentTable *table;
 	KlAgentClient *client;
+	KlRevocationNotifier *notifier;
 	KlSeverityPolicy *severity;
 	KlScheduler *scheduler;
 	GThreadPool *pool;
@@ -111,6 +114,8 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void kl_verifier_start_round(KlVerifier *self, KlVerifierLoop *loop);
+static void kl_verifier_target_init(KlVerifierLoop *loop, KlAgentTarget *target);
+static void kl_verifier_drop_own_policies(KlVerifier *self, const gchar *agent_id);
 
 /* ---- options ---- */
 
@@ -298,11 +303,13 @@ static void
 kl_verifier_finish_delete(KlVerifier *self, KlVerifierLoop *loop)
 {
 	g_autoptr(GError) error = NULL;
+	g_autofree gchar *agent_id = g_strdup(loop->agent->agent_id);
 	gboolean deleted = FALSE;
 
-	if (!kl_verifier_store_delete_agent(self->store, loop->agent->agent_id, &deleted, &error))
-		g_warning("agent %s: cannot delete it: %s", loop->agent->agent_id, error->message);
+	if (!kl_verifier_store_delete_agent(self->store, agent_id, &deleted, &error))
+		g_warning("agent %s: cannot delete it: %s", agent_id, error->message);
 	kl_verifier_forget_loop(self, loop);
+	kl_verifier_drop_own_policies(self, agent_id);
 }
 
 /* Stops polling @loop: nothing in flight counts any more. */
@@ -311,6 +318,7 @@ kl_verifier_loop_halt(KlVerifier *self, KlVerifierLoop *loop)
 {
 	loop->round++;
 	loop->busy = FALSE;
+	loop->requote = FALSE;
 	if (loop->cancellable != NULL)
 		g_cancellable_cancel(loop->cancellable);
 	g_clear_object(&loop->cancellable);
@@ -453,6 +461,81 @@ kl_verifier_add_history(KlVerifier *self, KlVerifierLoop *loop, gint64 now, GPtr
 			  error->message);
 }
 
+/* A revocation or comm_error notification (spec §9) to the other agents
+ * of this verifier and the webhook, recorded in the agent's history. */
+static void
+kl_verifier_notify(KlVerifier *self,
+		   KlVerifierLoop *loop,
+		   KlRevocationType type,
+		   const gchar *event_id,
+		   guint level,
+		   const gchar *context_json)
+{
+	KlVerifierAgent *agent = loop->agent;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	const gchar *label = kl_severity_policy_get_label(self->severity, level);
+	g_autofree gchar *msg =
+		kl_revocation_message_new(type, agent, now, event_id, label, context_json);
+	g_autofree gchar *transport = NULL;
+	g_autoptr(GPtrArray) targets =
+		g_ptr_array_new_with_free_func((GDestroyNotify)kl_agent_target_free);
+	g_autoptr(GPtrArray) events =
+		g_ptr_array_new_with_free_func((GDestroyNotify)kl_verifier_event_free);
+	g_autoptr(GError) error = NULL;
+	GHashTableIter iter;
+	gpointer value;
+
+	transport = kl_revocation_transport_new(msg, agent->revocation_key, &error);
+	if (transport == NULL) {
+		g_warning("agent %s: cannot sign its revocation message: %s",
+			  agent->agent_id,
+			  error->message);
+		return;
+	}
+	g_hash_table_iter_init(&iter, self->loops);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		KlVerifierLoop *other = value;
+		KlAgentTarget target;
+		if (other == loop || other->removed || other->agent->ip == NULL)
+			continue;
+		kl_verifier_target_init(other, &target);
+		g_ptr_array_add(targets, kl_agent_target_copy(&target));
+	}
+	kl_revocation_notifier_send(self->notifier, transport, targets);
+	g_ptr_array_add(events,
+			kl_verifier_event_new(KL_VERIFIER_EVENT_REVOCATION,
+					      agent->agent_id,
+					      now,
+					      event_id,
+					      level,
+					      msg,
+					      NULL));
+	if (!kl_verifier_store_add_events(self->store, events, &error))
+		g_warning("agent %s: cannot record the revocation: %s",
+			  agent->agent_id,
+			  error->message);
+	g_signal_emit(self,
+		      signals[SIGNAL_REVOCATION],
+		      0,
+		      agent->agent_id,
+		      now,
+		      event_id,
+		      level,
+		      context_json);
+}
+
+/* the context of the first finding named @event_id */
+static const gchar *
+kl_verifier_findings_context(GPtrArray *findings, const gchar *event_id)
+{
+	for (guint i = 0; i < findings->len; i++) {
+		const KlFinding *finding = g_ptr_array_index(findings, i);
+		if (g_strcmp0(finding->event_id, event_id) == 0)
+			return finding->context_json;
+	}
+	return NULL;
+}
+
 /* process_agent for FAILED and INVALID_QUOTE (spec §3, step 2) */
 static void
 kl_verifier_fail(KlVerifier *self,
@@ -466,15 +549,25 @@ kl_verifier_fail(KlVerifier *self,
 {
 	KlVerifierAgent *agent = loop->agent;
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	gboolean increased = FALSE;
 
 	if (agent->severity_level == KL_VERIFIER_NULL || agent->severity_level < (gint64)level) {
 		agent->severity_level = level;
 		g_free(agent->last_event_id);
 		agent->last_event_id = g_strdup(event_id);
+		increased = TRUE;
 	}
 	kl_verifier_add_history(self, loop, now, findings);
 	kl_verifier_set_state(self, loop, state, reason);
 	kl_verifier_queue_progress(self, loop);
+	/* revocations only when the severity increased (spec §9) */
+	if (state == KL_VERIFIER_STATE_INVALID_QUOTE && increased)
+		kl_verifier_notify(self,
+				   loop,
+				   KL_REVOCATION_TYPE_REVOCATION,
+				   event_id,
+				   level,
+				   kl_verifier_findings_context(findings, event_id));
 	g_signal_emit(self,
 		      signals[SIGNAL_ATTESTATION_FAILED],
 		      0,
@@ -485,9 +578,13 @@ kl_verifier_fail(KlVerifier *self,
 	loop->busy = FALSE;
 	g_clear_object(&loop->cancellable);
 	if (stop_polling) {
+		loop->requote = FALSE;
 		kl_scheduler_cancel(self->scheduler, &loop->entry);
 	} else {
-		/* a lower label: quote again at once, without the interval */
+		/* a lower label: back to GET_QUOTE and quote again at once,
+		 * without the interval, as upstream */
+		kl_verifier_set_state(self, loop, KL_VERIFIER_STATE_GET_QUOTE, reason);
+		loop->requote = TRUE;
 		loop->round_start = g_get_monotonic_time();
 		kl_scheduler_schedule_in(self->scheduler, &loop->entry, 0);
 	}
@@ -579,10 +676,12 @@ kl_verifier_call_is_current(KlVerifier *self, KlVerifierCall *call)
 static void
 kl_verifier_send_comm_error(KlVerifier *self, KlVerifierLoop *loop, const gchar *event_id)
 {
-	/* the comm_error notification goes with the revocations */
-	(void)self;
-	(void)loop;
-	(void)event_id;
+	kl_verifier_notify(self,
+			   loop,
+			   KL_REVOCATION_TYPE_COMM_ERROR,
+			   event_id,
+			   (guint)MAX(loop->agent->severity_level, 0),
+			   NULL);
 }
 
 /* a request failed with RETRYABLE: back off, or give up (spec §3, step 4) */
@@ -1049,8 +1148,13 @@ kl_verifier_start_round(KlVerifier *self, KlVerifierLoop *loop)
 {
 	gint64 state = loop->agent->operational_state;
 
-	if (loop->busy || loop->removed || kl_verifier_state_is_stopped(state))
+	if (loop->busy || loop->removed)
 		return;
+	if (kl_verifier_state_is_stopped(state) &&
+	    !(loop->requote && state != KL_VERIFIER_STATE_TERMINATED &&
+	      state != KL_VERIFIER_STATE_TENANT_FAILED))
+		return;
+	loop->requote = FALSE;
 	loop->busy = TRUE;
 	loop->round++;
 	loop->round_start = g_get_monotonic_time();
@@ -1287,6 +1391,7 @@ kl_verifier_finalize(GObject *object)
 	g_clear_pointer(&self->compiled[1], g_hash_table_unref);
 	g_clear_pointer(&self->scheduler, kl_scheduler_free);
 	g_clear_pointer(&self->done, g_async_queue_unref);
+	g_clear_object(&self->notifier);
 	g_clear_object(&self->client);
 	g_clear_pointer(&self->severity, kl_severity_policy_unref);
 	g_clear_pointer(&self->table, kl_agent_table_free);
@@ -1388,6 +1493,7 @@ kl_verifier_new(const KlVerifierOptions *options, KlVerifierStore *store, GError
 {
 	g_autoptr(KlVerifier) self = g_object_new(KL_TYPE_VERIFIER, NULL);
 	KlAgentClientOptions client_options;
+	KlRevocationNotifierOptions notifier_options = {0};
 	guint capacity = MAX(options->table_capacity, 1);
 
 	self->store = store;
@@ -1432,6 +1538,21 @@ kl_verifier_new(const KlVerifierOptions *options, KlVerifierStore *store, GError
 		client_options.max_in_flight = options->max_in_flight;
 	self->client = kl_agent_client_new(&client_options, error);
 	if (self->client == NULL)
+		return NULL;
+	notifier_options.to_agents = options->revocation_notifiers != NULL &&
+				     g_strv_contains(options->revocation_notifiers, "agent");
+	notifier_options.webhook_url =
+		options->revocation_notifiers != NULL &&
+				g_strv_contains(options->revocation_notifiers, "webhook") &&
+				options->webhook_url != NULL && options->webhook_url[0] != '\0'
+			? options->webhook_url
+			: NULL;
+	notifier_options.max_retries = options->max_retries;
+	notifier_options.retry_interval = options->retry_interval;
+	notifier_options.exponential_backoff = options->exponential_backoff;
+	notifier_options.request_timeout = client_options.request_timeout;
+	self->notifier = kl_revocation_notifier_new(&notifier_options, self->client, error);
+	if (self->notifier == NULL)
 		return NULL;
 	self->pool = g_thread_pool_new(kl_verifier_worker,
 				       self,
@@ -1852,6 +1973,9 @@ kl_verifier_delete_agent(KlVerifier *self, const gchar *agent_id, gboolean *pend
 				      loop,
 				      KL_VERIFIER_STATE_TERMINATED,
 				      KL_VERIFIER_REASON_DELETING);
+		/* the answer (or its cancellation) completes the deletion */
+		if (loop->cancellable != NULL)
+			g_cancellable_cancel(loop->cancellable);
 		if (pending != NULL)
 			*pending = TRUE;
 		return TRUE;
