@@ -23,7 +23,7 @@
 #include "kl-tpm-soft.h"
 #include "kl-verifier-rest.h"
 
-#define TIMEOUT_MS 20000
+#define TIMEOUT_MS 60000
 #define NONCE	   "kl-verifier-rest-nonce-0123"
 
 /* made once in main(): RSA key generation is slow */
@@ -148,6 +148,8 @@ fixture_setup(Fixture *fx, gconstpointer data)
 	rest_options.server.server_cert = kl_test_ca_get_server_cert_path(fx->ca);
 	rest_options.server.server_key = kl_test_ca_get_server_key_path(fx->ca);
 	rest_options.server.trusted_client_ca = kl_test_ca_get_ca_cert_path(fx->ca);
+	/* handshakes under sanitizers on a loaded machine can take seconds */
+	rest_options.server.headers_timeout_ms = 120000;
 	rest_options.max_upload_size = 1024 * 1024;
 	rest_options.mb_policy_name = "accept-all";
 	rest_options.mb_policy_dirs = mb_dirs;
@@ -170,9 +172,20 @@ fixture_setup(Fixture *fx, gconstpointer data)
 	g_socket_service_start(fx->hang);
 }
 
+static gboolean
+pointer_cleared_cb(gpointer user_data)
+{
+	gpointer *location = user_data;
+	return *location == NULL;
+}
+
 static void
 fixture_teardown(Fixture *fx, gconstpointer data)
 {
+	KlHttpServer *server = kl_verifier_rest_get_server(fx->rest);
+
+	/* connections still closing hold the server until the loop runs */
+	g_object_add_weak_pointer(G_OBJECT(server), (gpointer *)&server);
 	g_socket_service_stop(fx->hang);
 	g_socket_listener_close(G_SOCKET_LISTENER(fx->hang));
 	g_object_unref(fx->hang);
@@ -181,6 +194,7 @@ fixture_teardown(Fixture *fx, gconstpointer data)
 	kl_verifier_rest_stop(fx->rest);
 	g_object_unref(fx->rest);
 	g_object_unref(fx->verifier);
+	g_assert_true(kl_test_wait_for(pointer_cleared_cb, &server, TIMEOUT_MS));
 	kl_test_ca_free(fx->other_ca);
 	kl_test_ca_free(fx->ca);
 	kl_test_dir_free(fx->dir);
@@ -729,6 +743,12 @@ test_runtime_policies(Fixture *fx, gconstpointer data)
 	expect_error(&reply, 400, NULL);
 	request(fx, "GET", "/v2.6/allowlists/", NULL, CLIENT_CERT, &reply);
 	expect_body(&reply, 200, "{\"runtimepolicy names\":[\"p1\"]}");
+	/* a runtime policy named like the other collection stays a runtime policy */
+	request(fx, "POST", "/v2/allowlists/mbpolicies", body, CLIENT_CERT, &reply);
+	expect_body(&reply, 201, "{}");
+	request(fx, "GET", "/v2/mbpolicies/", NULL, CLIENT_CERT, &reply);
+	expect_body(&reply, 200, "{\"mbpolicy names\":[]}");
+	put_simple(fx, "DELETE", "/v2/allowlists/mbpolicies", 204);
 
 	request(fx, "GET", "/v2.6/allowlists/p1", NULL, CLIENT_CERT, &reply);
 	results = expect(&reply, 200);

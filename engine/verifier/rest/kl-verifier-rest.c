@@ -492,9 +492,12 @@ kl_verifier_rest_policy_kind(KlHttpRequest *request)
 {
 	SoupServerMessage *msg = kl_http_request_get_message(request);
 	const gchar *path = g_uri_get_path(soup_server_message_get_uri(msg));
+	const gchar *collection = path[0] == '/' ? strchr(path + 1, '/') : NULL;
 
-	return strstr(path, "/mbpolicies") != NULL ? KL_VERIFIER_POLICY_MB
-						   : KL_VERIFIER_POLICY_RUNTIME;
+	/* /vX.Y/mbpolicies/… (not a policy named "mbpolicies") */
+	return collection != NULL && g_str_has_prefix(collection, "/mbpolicies")
+		       ? KL_VERIFIER_POLICY_MB
+		       : KL_VERIFIER_POLICY_RUNTIME;
 }
 
 /* A member holding a JSON document: its string, or an object written out. */
