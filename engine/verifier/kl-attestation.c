@@ -768,6 +768,11 @@ kl_round_check_ima(KlRound *round, KlPcrBank *bank, KlEventLog *mb_log)
 	}
 	for (guint i = 0; i < ima.findings->len; i++) {
 		gboolean keep = kept < KL_ATTESTATION_MAX_IMA_FINDINGS;
+		KlFinding *finding = ima.findings->pdata[i];
+
+		/* lines of the whole measurement list, not of this round's part */
+		if (finding->line > 0 && (guint64)round->ima_entry <= G_MAXUINT - finding->line)
+			finding->line += (guint)round->ima_entry;
 		kl_round_add(round, g_steal_pointer(&ima.findings->pdata[i]), keep);
 		if (keep)
 			kept++;

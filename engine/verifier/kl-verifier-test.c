@@ -324,6 +324,7 @@ typedef struct {
 	gchar *db_path;
 	GArray *states; /* of guint: every new state, in order */
 	guint n_failed_signals;
+	guint last_ima_line; /* of the last ima.* finding signalled */
 	guint n_revocations;
 	GPtrArray *ids;
 } Fixture;
@@ -349,6 +350,12 @@ attestation_failed_cb(KlVerifier *verifier,
 {
 	g_assert_cmpuint(findings->len, >, 0);
 	fx->n_failed_signals++;
+	for (guint i = 0; i < findings->len; i++) {
+		KlFinding *finding = g_ptr_array_index(findings, i);
+
+		if (g_str_has_prefix(finding->event_id, "ima.") && finding->line > 0)
+			fx->last_ima_line = finding->line;
+	}
 }
 
 static void
@@ -565,6 +572,8 @@ test_ima_invalid_and_neighbour(Fixture *fx, gconstpointer data)
 	agent_measure(bad, "/usr/bin/evil");
 	wait_state(fx->verifier, ID_A, KL_VERIFIER_STATE_INVALID_QUOTE, 0);
 	g_assert_cmpuint(fx->n_failed_signals, >, 0);
+	/* the line of the whole measurement list: entry 1 (0-based) */
+	g_assert_cmpuint(fx->last_ima_line, ==, 2);
 	g_assert_cmpint(table_state(fx->verifier, ID_A), ==, KL_VERIFIER_STATE_INVALID_QUOTE);
 	events = kl_verifier_list_events(fx->verifier, ID_A, KL_VERIFIER_EVENT_FINDING, 10, &error);
 	g_assert_no_error(error);
