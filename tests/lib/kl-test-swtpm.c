@@ -272,7 +272,7 @@ kl_test_swtpm_manufacture(KlTestSwtpm *self, GError **error)
 static gboolean
 kl_test_swtpm_reserve_ports(GSocket **server_out, GSocket **ctrl_out, GError **error)
 {
-	for (guint i = 0; i < 64; i++) {
+	for (guint i = 0; i < 1024; i++) {
 		g_autoptr(GSocket) server = NULL;
 		g_autoptr(GSocket) ctrl = NULL;
 		g_autoptr(GInetAddress) loopback =

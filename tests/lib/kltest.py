@@ -7,6 +7,7 @@ Only the standard library: the tests must run on a fresh Debian 12.
 import http.client
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -25,9 +26,19 @@ def config_path(name):
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now, for a daemon to bind a moment later.  It
+    is drawn below the kernel's ephemeral range (32768-60999), where
+    bind(0) and outgoing connections of parallel tests take theirs, so
+    that the moment between our check and the daemon's bind is safe."""
+    for _ in range(1000):
+        port = random.randint(10000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port in 10000-32000")
 
 
 class Tap:
@@ -73,13 +84,16 @@ class Daemon:
         self.name = name
         self.lines = []
         self.cond = threading.Condition()
+        # stdout too: GLib writes debug and info messages there, and the
+        # test's own stdout is TAP
         self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
     def _read(self):
-        for line in self.proc.stderr:
+        for line in self.proc.stdout:
             sys.stdout.write(f"# {self.name}: {line}")
             with self.cond:
                 self.lines.append(line)

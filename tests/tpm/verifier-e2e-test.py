@@ -533,7 +533,8 @@ def unlisted_file_fails_the_agent_within_one_interval():
     # agent 2 itself is fine
     assert cv_state(AGENT2) == 3
     table = shm_agents()
-    assert table[AGENT1]["operational_state"] == dbus_state(AGENT1) == 9, table
+    state = dbus_state(AGENT1)
+    assert table[AGENT1]["operational_state"] == state == 9, (state, table)
     assert time.monotonic() - appended < 15
 
 
