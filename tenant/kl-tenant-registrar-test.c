@@ -150,6 +150,26 @@ test_registrar_record_bad_keys(void)
 }
 
 static void
+test_registrar_record_other_agent(void)
+{
+	g_autoptr(JsonObject) results = kl_test_results_new();
+	g_autoptr(KlTenantRegistrarRecord) record = NULL;
+	g_autoptr(GError) error = NULL;
+
+	json_object_set_string_member(results, "agent_id", "someone-else");
+	record = kl_test_parse(200, results, &error);
+	g_assert_error(error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT);
+	g_assert_nonnull(strstr(error->message, "agent_id"));
+	g_clear_error(&error);
+
+	/* an older registrar leaves it out */
+	json_object_remove_member(results, "agent_id");
+	record = kl_test_parse(200, results, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(record->agent_id, ==, KL_TEST_AGENT_ID);
+}
+
+static void
 test_registrar_record_errors(void)
 {
 	g_autoptr(KlTenantRegistrarRecord) record = NULL;
@@ -188,6 +208,7 @@ main(int argc, char **argv)
 	g_test_add_func("/tenant-registrar/port", test_registrar_record_port);
 	g_test_add_func("/tenant-registrar/mtls-and-ekcert", test_registrar_record_mtls_and_ekcert);
 	g_test_add_func("/tenant-registrar/bad-keys", test_registrar_record_bad_keys);
+	g_test_add_func("/tenant-registrar/other-agent", test_registrar_record_other_agent);
 	g_test_add_func("/tenant-registrar/errors", test_registrar_record_errors);
 	return g_test_run();
 }

@@ -243,9 +243,17 @@ kl_tenant_registrar_record_parse(const gchar *agent_id,
 	else if (value != NULL && value[0] != '\0')
 		record->mtls_cert = g_strdup(value);
 
-	if (!kl_json_object_get_optional_string(results, "agent_id", &value, &error_local))
-		value = NULL;
-	record->agent_id = g_strdup(value != NULL ? value : agent_id);
+	/* a record for another agent is no answer to our question */
+	if (!kl_json_object_get_optional_string(results, "agent_id", &value, &error_local) ||
+	    (value != NULL && g_strcmp0(value, agent_id) != 0)) {
+		g_set_error(error,
+			    KL_ERROR,
+			    KL_ERROR_INVALID_ARGUMENT,
+			    "registrar record: \"agent_id\" is not %s",
+			    agent_id);
+		return NULL;
+	}
+	record->agent_id = g_strdup(agent_id);
 	return g_steal_pointer(&record);
 }
 

@@ -19,7 +19,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	status = (guint)data[0] << 8 | data[1];
-	record = kl_tenant_registrar_record_parse("fuzz",
+	/* the id of the seeds */
+	record = kl_tenant_registrar_record_parse("d432fbb3-d2f1-4a97-9ef7-75bd81c00000",
 						  status,
 						  (const gchar *)data + 2,
 						  size - 2,

@@ -816,6 +816,27 @@ test_tenant_enroll_not_registered(void)
 	kl_test_assert_no_payload(env);
 }
 
+/* cancelled at once: the registrar step ends with G_IO_ERROR_CANCELLED */
+static void
+test_tenant_enroll_cancelled(void)
+{
+	g_autoptr(KlTestEnv) env = kl_test_env_new(KL_TEST_EK_VENDOR, FALSE, FALSE);
+	KlTenantEnrollOptions *options = kl_test_options_new(env);
+	g_autoptr(GCancellable) cancellable = g_cancellable_new();
+
+	env->enrollment = kl_tenant_enrollment_new(options, kl_test_verifier_step, env, NULL);
+	kl_tenant_enrollment_run_async(env->enrollment, cancellable, kl_test_run_cb, env);
+	g_cancellable_cancel(cancellable);
+	g_assert_true(kl_test_wait_for(kl_test_finished, env, KL_TEST_WAIT_MS));
+	g_assert_false(env->ok);
+	g_assert_error(env->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+	g_assert_cmpstr(kl_tenant_enrollment_get_failed_step(env->enrollment),
+			==,
+			KL_TENANT_STEP_REGISTRAR);
+	g_assert_cmpuint(env->agent_requests, ==, 0);
+	kl_test_assert_no_payload(env);
+}
+
 /* the verifier refuses: the run fails at "verifier" */
 static void
 kl_test_refusing_verifier(KlTenantEnrollment *enrollment,
@@ -885,6 +906,7 @@ main(int argc, char **argv)
 	g_test_add_func("/tenant-enroll/alg-refused", test_tenant_enroll_alg_refused);
 	g_test_add_func("/tenant-enroll/agent-down", test_tenant_enroll_agent_down);
 	g_test_add_func("/tenant-enroll/not-registered", test_tenant_enroll_not_registered);
+	g_test_add_func("/tenant-enroll/cancelled", test_tenant_enroll_cancelled);
 	g_test_add_func("/tenant-enroll/verifier-refuses", test_tenant_enroll_verifier_refuses);
 	ret = g_test_run();
 
