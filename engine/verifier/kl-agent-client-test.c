@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "kl-agent-client.h"
-#include "kl-agent-service.h"
 #include "kl-crypto.h"
 #include "kl-http-server.h"
 #include "kl-json.h"
+#include "kl-test-agent.h"
 #include "kl-test-ca.h"
 #include "kl-test-dir.h"
 #include "kl-test-wait.h"
@@ -42,30 +42,6 @@ typedef struct {
 	guint requests;
 	guint connections;
 } KlTestCounters;
-
-typedef struct {
-	KlTpm *tpm;
-	gchar *secure_dir;
-	KlAgentPayloadOptions payload;
-	KlAgentRevocationOptions revocation;
-	KlAgentService *service;
-	KlHttpServer *server;
-	KlTestCounters *counters;
-} KlTestAgent;
-
-static void
-kl_test_agent_free(KlTestAgent *agent)
-{
-	if (agent->server != NULL)
-		kl_http_server_stop(agent->server);
-	g_clear_object(&agent->server);
-	g_clear_object(&agent->service);
-	g_clear_object(&agent->tpm);
-	g_free(agent->secure_dir);
-	g_free(agent);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(KlTestAgent, kl_test_agent_free)
 
 static void
 kl_test_agent_request_read_cb(SoupServer *server, SoupServerMessage *msg, gpointer user_data)
@@ -96,53 +72,27 @@ kl_test_agent_request_done_cb(SoupServer *server, SoupServerMessage *msg, gpoint
 	counters->in_flight--;
 }
 
+/* a listening agent; @counters (nullable) counts its server's requests */
 static KlTestAgent *
-kl_test_agent_new(KlTestCounters *counters)
+kl_test_counted_agent_new(KlTestCounters *counters)
 {
-	g_autoptr(KlTestAgent) agent = g_new0(KlTestAgent, 1);
-	g_autoptr(GError) error = NULL;
 	g_autofree gchar *name = NULL;
-	KlAgentServiceOptions service = {0};
-	KlHttpServerOptions options = {0};
-	KlTpmOptions tpm = {0};
+	g_autofree gchar *secure_dir = NULL;
+	KlTestAgent *agent;
 	SoupServer *soup;
 	static guint n_agents = 0;
 
-	kl_tpm_options_init(&tpm);
-	tpm.enc_alg = TPM2_ALG_ECC; /* EC keys keep ten agents quick */
-	tpm.sign_alg = TPM2_ALG_ECDSA;
-	agent->tpm = kl_tpm_soft_new(&tpm, &error);
-	g_assert_no_error(error);
+	/* EC keys keep ten agents quick */
 	name = g_strdup_printf("secure-%u", n_agents++);
-	agent->secure_dir = kl_test_dir_build(test_dir, name, NULL);
-	g_assert_cmpint(g_mkdir_with_parents(agent->secure_dir, 0700), ==, 0);
-	kl_agent_payload_options_init(&agent->payload);
-	kl_agent_revocation_options_init(&agent->revocation,
-					 agent->secure_dir,
-					 kl_test_dir_get_path(test_dir));
-
-	service.agent_id = KL_TEST_AGENT_ID;
-	service.tpm = agent->tpm;
-	service.nk = test_nk;
-	service.secure_dir = agent->secure_dir;
-	service.payload = &agent->payload;
-	service.revocation = &agent->revocation;
-	agent->service = kl_agent_service_new(&service, &error);
-	g_assert_no_error(error);
-
-	options.tls = TRUE;
-	options.server_cert = kl_test_ca_get_server_cert_path(test_ca);
-	options.server_key = kl_test_ca_get_server_key_path(test_ca);
-	options.trusted_client_ca = kl_test_ca_get_ca_cert_path(test_ca);
-	options.client_cert = KL_HTTP_CLIENT_CERT_REQUIRED;
-	agent->server =
-		kl_http_server_new(kl_agent_service_get_router(agent->service), &options, &error);
-	g_assert_no_error(error);
-	g_assert_true(kl_http_server_listen(agent->server, &error));
-	g_assert_no_error(error);
+	secure_dir = kl_test_dir_build(test_dir, name, NULL);
+	agent = kl_test_agent_new(KL_TEST_AGENT_ID,
+				  test_nk,
+				  NULL,
+				  secure_dir,
+				  kl_test_dir_get_path(test_dir));
+	kl_test_agent_start(agent, test_ca, 0);
 
 	if (counters != NULL) {
-		agent->counters = counters;
 		soup = kl_http_server_get_soup_server(agent->server);
 		g_signal_connect(soup,
 				 "request-read",
@@ -157,7 +107,7 @@ kl_test_agent_new(KlTestCounters *counters)
 				 G_CALLBACK(kl_test_agent_request_done_cb),
 				 counters);
 	}
-	return g_steal_pointer(&agent);
+	return agent;
 }
 
 static void
@@ -539,7 +489,7 @@ kl_test_reset_peak(void)
 static void
 test_agent_client_quote(void)
 {
-	g_autoptr(KlTestAgent) agent = kl_test_agent_new(NULL);
+	g_autoptr(KlTestAgent) agent = kl_test_counted_agent_new(NULL);
 	g_autoptr(KlAgentClient) client = kl_test_client_new(NULL);
 	g_auto(KlTestOutcome) outcome = {0};
 	g_auto(KlTestOutcome) again = {0};
@@ -582,7 +532,7 @@ test_agent_client_quote(void)
 static void
 test_agent_client_vkey_and_version(void)
 {
-	g_autoptr(KlTestAgent) agent = kl_test_agent_new(NULL);
+	g_autoptr(KlTestAgent) agent = kl_test_counted_agent_new(NULL);
 	g_autoptr(KlAgentClient) client = kl_test_client_new(NULL);
 	g_auto(KlTestOutcome) vkey = {0};
 	g_auto(KlTestOutcome) version = {0};
@@ -622,7 +572,7 @@ test_agent_client_vkey_and_version(void)
 static void
 test_agent_client_wrong_pin(void)
 {
-	g_autoptr(KlTestAgent) agent = kl_test_agent_new(NULL);
+	g_autoptr(KlTestAgent) agent = kl_test_counted_agent_new(NULL);
 	g_autoptr(KlAgentClient) client = kl_test_client_new(NULL);
 	g_autoptr(GTlsCertificate) other = NULL;
 	g_autoptr(GError) error = NULL;
@@ -658,7 +608,7 @@ test_agent_client_wrong_pin(void)
 static void
 test_agent_client_no_client_cert(void)
 {
-	g_autoptr(KlTestAgent) agent = kl_test_agent_new(NULL);
+	g_autoptr(KlTestAgent) agent = kl_test_counted_agent_new(NULL);
 	g_autoptr(KlAgentClient) client = NULL;
 	g_auto(KlTestOutcome) outcome = {0};
 	KlAgentClientOptions options;
@@ -906,7 +856,7 @@ test_agent_client_fleet(void)
 	return;
 #endif
 	for (guint i = 0; i < KL_TEST_FLEET_AGENTS; i++) {
-		KlTestAgent *agent = kl_test_agent_new(&counters);
+		KlTestAgent *agent = kl_test_counted_agent_new(&counters);
 		g_ptr_array_add(agents, agent);
 		kl_test_target_init(&targets[i], kl_http_server_get_port(agent->server));
 	}

@@ -11,6 +11,7 @@
 #include "kl-crypto.h"
 #include "kl-eventlog.h"
 #include "kl-json.h"
+#include "kl-test-agent.h"
 #include "kl-test-data.h"
 #include "kl-tpm-soft.h"
 
@@ -102,32 +103,6 @@ fixture_ima(Fixture *fx, const gchar *lines, gboolean measure)
 	g_assert_no_error(error);
 	if (measure)
 		g_string_append(fx->log, lines);
-}
-
-/* An ima-ng line for @path with SHA-1 template hash, as the kernel logs. */
-static gchar *
-ima_ng_line(const gchar *path)
-{
-	g_autoptr(GByteArray) data = g_byte_array_new();
-	g_autofree gchar *digest_hex = NULL;
-	g_autofree gchar *thash_hex = NULL;
-	guint8 digest[32];
-	guint8 thash[20];
-	gsize len = 0;
-	guint32 le;
-
-	kl_crypto_digest("sha256", (const guint8 *)path, strlen(path), digest, &len, NULL);
-	le = GUINT32_TO_LE(6 + 2 + 32);
-	g_byte_array_append(data, (const guint8 *)&le, 4);
-	g_byte_array_append(data, (const guint8 *)"sha256:\0", 8);
-	g_byte_array_append(data, digest, 32);
-	le = GUINT32_TO_LE((guint32)strlen(path) + 1);
-	g_byte_array_append(data, (const guint8 *)&le, 4);
-	g_byte_array_append(data, (const guint8 *)path, (guint)strlen(path) + 1);
-	kl_crypto_digest("sha1", data->data, data->len, thash, &len, NULL);
-	digest_hex = kl_crypto_hex_encode(digest, 32);
-	thash_hex = kl_crypto_hex_encode(thash, 20);
-	return g_strdup_printf("10 %s ima-ng sha256:%s %s\n", thash_hex, digest_hex, path);
 }
 
 static gchar *
@@ -228,8 +203,8 @@ static void
 test_good_then_incremental(Fixture *fx, gconstpointer data)
 {
 	g_autofree gchar *first = kl_test_load_data(NULL, "ima", "ima-log-sha256", NULL);
-	g_autofree gchar *line1 = ima_ng_line("/usr/bin/keylime-one");
-	g_autofree gchar *line2 = ima_ng_line("/usr/lib/keylime-two.so");
+	g_autofree gchar *line1 = kl_test_ima_ng_line("/usr/bin/keylime-one", NULL);
+	g_autofree gchar *line2 = kl_test_ima_ng_line("/usr/lib/keylime-two.so", NULL);
 	g_autofree gchar *batch2 = g_strconcat(line1, line2, NULL);
 	g_autofree gchar *quote1 = NULL;
 	g_autofree gchar *quote2 = NULL;
@@ -829,7 +804,7 @@ test_ima_cap(Fixture *fx, gconstpointer data)
 
 	for (guint i = 0; i < KL_ATTESTATION_MAX_IMA_FINDINGS + 20; i++) {
 		g_autofree gchar *path = g_strdup_printf("/bin/f%u", i);
-		g_autofree gchar *line = ima_ng_line(path);
+		g_autofree gchar *line = kl_test_ima_ng_line(path, NULL);
 		g_string_append(lines, line);
 	}
 	empty = fixture_policy(fx);

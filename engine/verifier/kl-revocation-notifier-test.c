@@ -22,10 +22,10 @@
 #include "kl-http-server.h"
 #include "kl-json.h"
 #include "kl-revocation-notifier.h"
+#include "kl-test-agent.h"
 #include "kl-test-ca.h"
 #include "kl-test-dir.h"
 #include "kl-test-wait.h"
-#include "kl-tpm-soft.h"
 #include "kl-x509.h"
 
 #define KL_TEST_WAIT_MS	 60000
@@ -368,14 +368,9 @@ test_send_and_wait(KlRevocationNotifier *notifier,
 /* ---- real agents ---- */
 
 typedef struct {
-	KlTpm *tpm;
-	gchar *secure_dir;
+	KlTestAgent *agent;
 	gchar *actions_dir;
 	gchar *received; /* what the "record" action wrote */
-	KlAgentPayloadOptions payload;
-	KlAgentRevocationOptions revocation;
-	KlAgentService *service;
-	KlHttpServer *server;
 	guint n_revocations;
 	gboolean actions_ok;
 } TestAgent;
@@ -383,12 +378,7 @@ typedef struct {
 static void
 test_agent_free(TestAgent *agent)
 {
-	if (agent->server != NULL)
-		kl_http_server_stop(agent->server);
-	g_clear_object(&agent->server);
-	g_clear_object(&agent->service);
-	g_clear_object(&agent->tpm);
-	g_free(agent->secure_dir);
+	g_clear_pointer(&agent->agent, kl_test_agent_free);
 	g_free(agent->actions_dir);
 	g_free(agent->received);
 	g_free(agent);
@@ -414,26 +404,25 @@ test_agent_new(void)
 	g_autoptr(TestAgent) agent = g_new0(TestAgent, 1);
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *name = NULL;
+	g_autofree gchar *secure_dir = NULL;
 	g_autofree gchar *unzipped = NULL;
 	g_autofree gchar *cert_path = NULL;
 	g_autofree gchar *cert_pem = NULL;
 	g_autofree gchar *script_path = NULL;
 	g_autofree gchar *script = NULL;
-	KlAgentServiceOptions service = {0};
-	KlHttpServerOptions options = {0};
-	KlTpmOptions tpm = {0};
+	KlTestAgent *real;
 	static guint n_agents = 0;
 
-	kl_tpm_options_init(&tpm);
-	tpm.enc_alg = TPM2_ALG_ECC;
-	tpm.sign_alg = TPM2_ALG_ECDSA;
-	agent->tpm = kl_tpm_soft_new(&tpm, &error);
-	g_assert_no_error(error);
 	name = g_strdup_printf("agent-%u", n_agents++);
-	agent->secure_dir = kl_test_dir_build(test_dir, name, "secure", NULL);
+	secure_dir = kl_test_dir_build(test_dir, name, "secure", NULL);
 	agent->actions_dir = kl_test_dir_build(test_dir, name, "actions", NULL);
 	agent->received = kl_test_dir_build(test_dir, name, "received", NULL);
-	unzipped = g_build_filename(agent->secure_dir, "unzipped", NULL);
+	agent->agent = real = kl_test_agent_new(KL_TEST_AGENT_ID,
+						test_nk,
+						NULL,
+						secure_dir,
+						kl_test_dir_get_path(test_dir));
+	unzipped = g_build_filename(secure_dir, "unzipped", NULL);
 	g_assert_cmpint(g_mkdir_with_parents(unzipped, 0700), ==, 0);
 	g_assert_cmpint(g_mkdir_with_parents(agent->actions_dir, 0700), ==, 0);
 
@@ -446,39 +435,15 @@ test_agent_new(void)
 	g_assert_true(g_file_set_contents(script_path, script, -1, &error));
 	g_assert_cmpint(g_chmod(script_path, 0700), ==, 0);
 
-	kl_agent_payload_options_init(&agent->payload);
-	kl_agent_revocation_options_init(&agent->revocation,
-					 agent->secure_dir,
-					 kl_test_dir_get_path(test_dir));
-	agent->revocation.revocation_actions = "record";
-	agent->revocation.revocation_actions_dir = agent->actions_dir;
-	agent->revocation.timeout_seconds = 30;
-
-	service.agent_id = KL_TEST_AGENT_ID;
-	service.tpm = agent->tpm;
-	service.nk = test_nk;
-	service.secure_dir = agent->secure_dir;
-	service.payload = &agent->payload;
-	service.revocation = &agent->revocation;
-	agent->service = kl_agent_service_new(&service, &error);
-	g_assert_no_error(error);
-	g_signal_connect(agent->service,
+	real->revocation.revocation_actions = "record";
+	real->revocation.revocation_actions_dir = agent->actions_dir;
+	real->revocation.timeout_seconds = 30;
+	/* handshakes under ASan on a loaded machine take seconds */
+	kl_test_agent_start(real, test_ca, KL_TEST_WAIT_MS);
+	g_signal_connect(real->service,
 			 "revocation-done",
 			 G_CALLBACK(test_agent_revocation_done_cb),
 			 agent);
-
-	options.tls = TRUE;
-	options.server_cert = kl_test_ca_get_server_cert_path(test_ca);
-	options.server_key = kl_test_ca_get_server_key_path(test_ca);
-	options.trusted_client_ca = kl_test_ca_get_ca_cert_path(test_ca);
-	options.client_cert = KL_HTTP_CLIENT_CERT_REQUIRED;
-	/* handshakes under ASan on a loaded machine take seconds */
-	options.headers_timeout_ms = KL_TEST_WAIT_MS;
-	agent->server =
-		kl_http_server_new(kl_agent_service_get_router(agent->service), &options, &error);
-	g_assert_no_error(error);
-	g_assert_true(kl_http_server_listen(agent->server, &error));
-	g_assert_no_error(error);
 	return g_steal_pointer(&agent);
 }
 
@@ -574,9 +539,9 @@ test_deliver_to_agents(void)
 	notifier = kl_revocation_notifier_new(&options, client, &error);
 	g_assert_no_error(error);
 
-	g_ptr_array_add(targets, test_target_new(kl_http_server_get_port(agent0->server)));
+	g_ptr_array_add(targets, test_target_new(agent0->agent->port));
 	g_ptr_array_add(targets, test_target_new(test_closed_port()));
-	g_ptr_array_add(targets, test_target_new(kl_http_server_get_port(agent1->server)));
+	g_ptr_array_add(targets, test_target_new(agent1->agent->port));
 
 	msg = kl_revocation_message_new(KL_REVOCATION_TYPE_REVOCATION,
 					record,
@@ -641,7 +606,7 @@ test_deliver_wrong_key(void)
 	g_assert_no_error(error);
 	transport = kl_revocation_transport_new("{\"type\": \"revocation\"}", other_pem, &error);
 	g_assert_no_error(error);
-	g_ptr_array_add(targets, test_target_new(kl_http_server_get_port(agent->server)));
+	g_ptr_array_add(targets, test_target_new(agent->agent->port));
 
 	test_send_and_wait(notifier, transport, targets, &done);
 	g_assert_cmpuint(done.n_sent, ==, 0);

@@ -10,16 +10,14 @@
 
 #include <string.h>
 
-#include "kl-agent-service.h"
 #include "kl-agent-table-reader.h"
 #include "kl-agent-table.h"
-#include "kl-crypto.h"
 #include "kl-error.h"
 #include "kl-http-router.h"
 #include "kl-http-server.h"
 #include "kl-ima-log.h"
 #include "kl-json.h"
-#include "kl-runtime-policy.h"
+#include "kl-test-agent.h"
 #include "kl-test-ca.h"
 #include "kl-test-dir.h"
 #include "kl-test-wait.h"
@@ -40,81 +38,29 @@ static gchar *test_server_pem;
 
 /* ---- agents ---- */
 
-typedef struct {
-	KlTpm *tpm;
-	gchar *secure_dir;
-	gchar *ima_path;
-	KlAgentPayloadOptions payload;
-	KlAgentRevocationOptions revocation;
-	KlAgentService *service;
-	KlHttpServer *server;
-	guint16 port;
-} Agent;
-
-static void
-agent_free(Agent *agent)
-{
-	if (agent->server != NULL)
-		kl_http_server_stop(agent->server);
-	g_clear_object(&agent->server);
-	g_clear_object(&agent->service);
-	g_clear_object(&agent->tpm);
-	g_free(agent->secure_dir);
-	g_free(agent->ima_path);
-	g_free(agent);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Agent, agent_free)
-
-static Agent *
+/* an agent with an (empty) IMA log, listening */
+static KlTestAgent *
 agent_new(const gchar *agent_id)
 {
-	g_autoptr(Agent) agent = g_new0(Agent, 1);
-	g_autoptr(GError) error = NULL;
 	g_autofree gchar *name = NULL;
 	g_autofree gchar *ima_name = NULL;
-	KlAgentServiceOptions service = {0};
-	KlHttpServerOptions options = {0};
-	KlTpmOptions tpm;
+	g_autofree gchar *secure_dir = NULL;
+	g_autofree gchar *ima_path = NULL;
+	KlTestAgent *agent;
 	static guint n_agents = 0;
 
-	kl_tpm_options_init(&tpm);
-	tpm.enc_alg = TPM2_ALG_ECC;
-	tpm.sign_alg = TPM2_ALG_ECDSA;
-	tpm.hash_alg = TPM2_ALG_SHA256;
-	agent->tpm = kl_tpm_soft_new(&tpm, &error);
-	g_assert_no_error(error);
 	name = g_strdup_printf("secure-%u", n_agents);
 	ima_name = g_strdup_printf("ima-%u", n_agents++);
-	agent->secure_dir = kl_test_dir_build(test_dir, name, NULL);
-	g_assert_cmpint(g_mkdir_with_parents(agent->secure_dir, 0700), ==, 0);
-	agent->ima_path = kl_test_dir_write(test_dir, ima_name, "", 0);
-	kl_agent_payload_options_init(&agent->payload);
-	kl_agent_revocation_options_init(&agent->revocation,
-					 agent->secure_dir,
-					 kl_test_dir_get_path(test_dir));
-	service.agent_id = agent_id;
-	service.tpm = agent->tpm;
-	service.nk = test_nk;
-	service.ima_ml_path = agent->ima_path;
-	service.secure_dir = agent->secure_dir;
-	service.payload = &agent->payload;
-	service.revocation = &agent->revocation;
-	agent->service = kl_agent_service_new(&service, &error);
-	g_assert_no_error(error);
-
-	options.tls = TRUE;
-	options.server_cert = kl_test_ca_get_server_cert_path(test_ca);
-	options.server_key = kl_test_ca_get_server_key_path(test_ca);
-	options.trusted_client_ca = kl_test_ca_get_ca_cert_path(test_ca);
-	options.client_cert = KL_HTTP_CLIENT_CERT_REQUIRED;
-	agent->server =
-		kl_http_server_new(kl_agent_service_get_router(agent->service), &options, &error);
-	g_assert_no_error(error);
-	g_assert_true(kl_http_server_listen(agent->server, &error));
-	g_assert_no_error(error);
-	agent->port = kl_http_server_get_port(agent->server);
-	return g_steal_pointer(&agent);
+	secure_dir = kl_test_dir_build(test_dir, name, NULL);
+	ima_path = kl_test_dir_build(test_dir, ima_name, NULL);
+	agent = kl_test_agent_new(agent_id,
+				  test_nk,
+				  NULL,
+				  secure_dir,
+				  kl_test_dir_get_path(test_dir));
+	kl_test_agent_set_ima_log(agent, ima_path);
+	kl_test_agent_start(agent, test_ca, 0);
+	return agent;
 }
 
 /* ---- fake agents: a TLS server whose quotes are wrong ---- */
@@ -196,87 +142,13 @@ fake_new(const KlHttpRoute *routes)
 	return fake;
 }
 
-/* An ima-ng line for @path (SHA-1 template hash), as the kernel logs it;
- * *@extend gets the SHA-256 of its template data (what PCR 10 gets). */
-static gchar *
-ima_ng_line(const gchar *path, guint8 extend[32])
-{
-	g_autoptr(GByteArray) data = g_byte_array_new();
-	g_autofree gchar *digest_hex = NULL;
-	g_autofree gchar *thash_hex = NULL;
-	guint8 digest[32];
-	guint8 thash[20];
-	gsize len = 0;
-	guint32 le;
-
-	kl_crypto_digest("sha256", (const guint8 *)path, strlen(path), digest, &len, NULL);
-	le = GUINT32_TO_LE(6 + 2 + 32);
-	g_byte_array_append(data, (const guint8 *)&le, 4);
-	g_byte_array_append(data, (const guint8 *)"sha256:\0", 8);
-	g_byte_array_append(data, digest, 32);
-	le = GUINT32_TO_LE((guint32)strlen(path) + 1);
-	g_byte_array_append(data, (const guint8 *)&le, 4);
-	g_byte_array_append(data, (const guint8 *)path, (guint)strlen(path) + 1);
-	kl_crypto_digest("sha1", data->data, data->len, thash, &len, NULL);
-	kl_crypto_digest("sha256", data->data, data->len, extend, &len, NULL);
-	digest_hex = kl_crypto_hex_encode(digest, 32);
-	thash_hex = kl_crypto_hex_encode(thash, 20);
-	return g_strdup_printf("10 %s ima-ng sha256:%s %s\n", thash_hex, digest_hex, path);
-}
-
-/* The kernel measures @path: a log line and PCR 10. */
-static void
-agent_measure(Agent *agent, const gchar *path)
-{
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) bytes = NULL;
-	g_autofree gchar *log = NULL;
-	g_autofree gchar *line = NULL;
-	g_autofree gchar *joined = NULL;
-	guint8 extend[32];
-
-	line = ima_ng_line(path, extend);
-	g_assert_true(g_file_get_contents(agent->ima_path, &log, NULL, &error));
-	joined = g_strconcat(log, line, NULL);
-	g_assert_true(g_file_set_contents(agent->ima_path, joined, -1, &error));
-	bytes = g_bytes_new(extend, 32);
-	g_assert_true(KL_TPM_GET_CLASS(agent->tpm)
-			      ->pcr_extend(agent->tpm, 10, TPM2_ALG_SHA256, bytes, &error));
-	g_assert_no_error(error);
-}
-
-/* a runtime policy allowing @paths (their ima_ng_line digests), base64 */
-static gchar *
-policy_b64(const gchar *const *paths)
-{
-	g_autoptr(KlRuntimePolicyBuilder) builder = kl_runtime_policy_builder_new();
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *json = NULL;
-
-	for (guint i = 0; paths[i] != NULL; i++) {
-		guint8 digest[32];
-		gsize len = 0;
-		g_autofree gchar *hex = NULL;
-		kl_crypto_digest("sha256",
-				 (const guint8 *)paths[i],
-				 strlen(paths[i]),
-				 digest,
-				 &len,
-				 NULL);
-		hex = kl_crypto_hex_encode(digest, 32);
-		g_assert_true(kl_runtime_policy_builder_add_digest(builder,
-								   KL_RUNTIME_POLICY_MAP_DIGESTS,
-								   paths[i],
-								   hex,
-								   &error));
-	}
-	json = kl_runtime_policy_builder_to_json(builder);
-	return g_base64_encode((const guint8 *)json, strlen(json));
-}
-
 /* upstream's enrolment body for @agent */
 static JsonObject *
-body_new(Agent *agent, guint16 port, const gchar *tpm_policy, const gchar *runtime_b64, gboolean v)
+body_new(KlTestAgent *agent,
+	 guint16 port,
+	 const gchar *tpm_policy,
+	 const gchar *runtime_b64,
+	 gboolean v)
 {
 	JsonObject *body = json_object_new();
 	GBytes *ak = kl_tpm_get_ak_public(agent->tpm); /* borrowed */
@@ -489,7 +361,7 @@ table_state(KlVerifier *verifier, const gchar *agent_id)
 static void
 test_attest_v_stop_reactivate_delete(Fixture *fx, gconstpointer data)
 {
-	g_autoptr(Agent) agent = agent_new(ID_A);
+	g_autoptr(KlTestAgent) agent = agent_new(ID_A);
 	g_autoptr(JsonObject) body = body_new(agent, agent->port, MASK_NONE, "", TRUE);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(KlVerifierAgent) got = NULL;
@@ -547,9 +419,9 @@ static void
 test_ima_invalid_and_neighbour(Fixture *fx, gconstpointer data)
 {
 	const gchar *allowed[] = {"/usr/bin/good", NULL};
-	g_autofree gchar *policy = policy_b64(allowed);
-	g_autoptr(Agent) bad = agent_new(ID_A);
-	g_autoptr(Agent) good = agent_new(ID_B);
+	g_autofree gchar *policy = kl_test_runtime_policy_b64(allowed);
+	g_autoptr(KlTestAgent) bad = agent_new(ID_A);
+	g_autoptr(KlTestAgent) good = agent_new(ID_B);
 	g_autoptr(JsonObject) body_bad = NULL;
 	g_autoptr(JsonObject) body_good = NULL;
 	g_autoptr(GError) error = NULL;
@@ -557,7 +429,7 @@ test_ima_invalid_and_neighbour(Fixture *fx, gconstpointer data)
 	g_autoptr(KlVerifierAgent) before = NULL;
 	gboolean named = FALSE;
 
-	agent_measure(bad, "/usr/bin/good");
+	kl_test_agent_measure(bad, "/usr/bin/good");
 	body_bad = body_new(bad, bad->port, MASK_IMA, policy, FALSE);
 	body_good = body_new(good, good->port, MASK_NONE, "", FALSE);
 	g_assert_true(kl_verifier_add_agent(fx->verifier, ID_A, body_bad, &error));
@@ -569,7 +441,7 @@ test_ima_invalid_and_neighbour(Fixture *fx, gconstpointer data)
 	g_assert_cmpint(before->next_ima_ml_entry, ==, 1);
 
 	/* a file outside the policy */
-	agent_measure(bad, "/usr/bin/evil");
+	kl_test_agent_measure(bad, "/usr/bin/evil");
 	wait_state(fx->verifier, ID_A, KL_VERIFIER_STATE_INVALID_QUOTE, 0);
 	g_assert_cmpuint(fx->n_failed_signals, >, 0);
 	/* the line of the whole measurement list: entry 1 (0-based) */
@@ -613,8 +485,8 @@ static void
 test_lower_severity_keeps_polling(Fixture *fx, gconstpointer data)
 {
 	const gchar *allowed[] = {"/usr/bin/good", NULL};
-	g_autofree gchar *policy = policy_b64(allowed);
-	g_autoptr(Agent) agent = agent_new(ID_A);
+	g_autofree gchar *policy = kl_test_runtime_policy_b64(allowed);
+	g_autoptr(KlTestAgent) agent = agent_new(ID_A);
 	g_autoptr(JsonObject) body = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(KlVerifierAgent) got = NULL;
@@ -625,8 +497,8 @@ test_lower_severity_keeps_polling(Fixture *fx, gconstpointer data)
 	fx->verifier = verifier_new(fx, 2);
 	test_severity_policy = NULL;
 
-	agent_measure(agent, "/usr/bin/good");
-	agent_measure(agent, "/usr/bin/evil");
+	kl_test_agent_measure(agent, "/usr/bin/good");
+	kl_test_agent_measure(agent, "/usr/bin/evil");
 	body = body_new(agent, agent->port, MASK_IMA, policy, FALSE);
 	g_assert_true(kl_verifier_add_agent(fx->verifier, ID_A, body, &error));
 	g_assert_no_error(error);
@@ -651,8 +523,8 @@ test_lower_severity_keeps_polling(Fixture *fx, gconstpointer data)
 static void
 test_wrong_ak(Fixture *fx, gconstpointer data)
 {
-	g_autoptr(Agent) agent = agent_new(ID_A);
-	g_autoptr(Agent) other = agent_new(ID_B);
+	g_autoptr(KlTestAgent) agent = agent_new(ID_A);
+	g_autoptr(KlTestAgent) other = agent_new(ID_B);
 	/* the body names the other TPM's AK: the quotes do not verify */
 	g_autoptr(JsonObject) body = body_new(other, agent->port, MASK_NONE, "", FALSE);
 	g_autoptr(GError) error = NULL;
@@ -673,7 +545,7 @@ test_bad_replies(Fixture *fx, gconstpointer data)
 {
 	g_autoptr(Fake) types = fake_new(fake_routes[0]);
 	g_autoptr(Fake) garbage = fake_new(fake_routes[1]);
-	g_autoptr(Agent) good = agent_new(ID_B);
+	g_autoptr(KlTestAgent) good = agent_new(ID_B);
 	g_autoptr(JsonObject) body_types = body_new(good, types->port, MASK_NONE, "", FALSE);
 	g_autoptr(JsonObject) body_garbage = body_new(good, garbage->port, MASK_NONE, "", FALSE);
 	g_autoptr(JsonObject) body_good = body_new(good, good->port, MASK_NONE, "", FALSE);
@@ -719,7 +591,7 @@ test_bad_replies(Fixture *fx, gconstpointer data)
 static void
 test_unreachable(Fixture *fx, gconstpointer data)
 {
-	g_autoptr(Agent) agent = agent_new(ID_A);
+	g_autoptr(KlTestAgent) agent = agent_new(ID_A);
 	g_autoptr(JsonObject) body = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(KlVerifierAgent) got = NULL;
@@ -759,8 +631,8 @@ test_add_validation(Fixture *fx, gconstpointer data)
 		"ak_tpm",
 	};
 	const gchar *allowed[] = {"/usr/bin/good", NULL};
-	g_autofree gchar *policy = policy_b64(allowed);
-	g_autoptr(Agent) agent = agent_new(ID_A);
+	g_autofree gchar *policy = kl_test_runtime_policy_b64(allowed);
+	g_autoptr(KlTestAgent) agent = agent_new(ID_A);
 	g_autoptr(GError) error = NULL;
 
 	for (guint i = 0; i < G_N_ELEMENTS(required); i++) {
@@ -833,12 +705,12 @@ test_policies(Fixture *fx, gconstpointer data)
 {
 	const gchar *one[] = {"/usr/bin/one", NULL};
 	const gchar *two[] = {"/usr/bin/two", NULL};
-	g_autofree gchar *b64_one = policy_b64(one);
-	g_autofree gchar *b64_two = policy_b64(two);
+	g_autofree gchar *b64_one = kl_test_runtime_policy_b64(one);
+	g_autofree gchar *b64_two = kl_test_runtime_policy_b64(two);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GPtrArray) names = NULL;
 	g_autoptr(KlVerifierPolicy) got = NULL;
-	g_autoptr(Agent) agent = agent_new(ID_A);
+	g_autoptr(KlTestAgent) agent = agent_new(ID_A);
 	g_autoptr(JsonObject) body = body_new(agent, agent->port, MASK_NONE, "", FALSE);
 	gsize len = 0;
 	g_autofree gchar *json_one = (gchar *)g_base64_decode(b64_one, &len);
@@ -931,16 +803,16 @@ static void
 test_restart(Fixture *fx, gconstpointer data)
 {
 	const gchar *allowed[] = {"/usr/bin/good", "/usr/bin/also", NULL};
-	g_autofree gchar *policy = policy_b64(allowed);
-	g_autoptr(Agent) agent = agent_new(ID_A);
-	g_autoptr(Agent) stopped = agent_new(ID_B);
+	g_autofree gchar *policy = kl_test_runtime_policy_b64(allowed);
+	g_autoptr(KlTestAgent) agent = agent_new(ID_A);
+	g_autoptr(KlTestAgent) stopped = agent_new(ID_B);
 	g_autoptr(JsonObject) body = NULL;
 	g_autoptr(JsonObject) body_stopped = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(KlVerifierAgent) before = NULL;
 	g_autoptr(KlVerifierAgent) after = NULL;
 
-	agent_measure(agent, "/usr/bin/good");
+	kl_test_agent_measure(agent, "/usr/bin/good");
 	body = body_new(agent, agent->port, MASK_IMA, policy, FALSE);
 	body_stopped = body_new(stopped, stopped->port, MASK_NONE, "", FALSE);
 	g_assert_true(kl_verifier_add_agent(fx->verifier, ID_A, body, &error));
@@ -955,7 +827,7 @@ test_restart(Fixture *fx, gconstpointer data)
 	g_clear_object(&fx->verifier);
 
 	/* a second verifier on the same file resumes */
-	agent_measure(agent, "/usr/bin/also");
+	kl_test_agent_measure(agent, "/usr/bin/also");
 	fx->verifier = verifier_new(fx, 2);
 	g_assert_cmpuint(kl_verifier_get_n_agents(fx->verifier), ==, 2);
 	after = kl_verifier_get_agent(fx->verifier, ID_B, NULL);

@@ -24,6 +24,7 @@
 #include "kl-makecredential.h"
 #include "kl-registrar-rest.h"
 #include "kl-registrar.h"
+#include "kl-test-agent.h"
 #include "kl-test-ca.h"
 #include "kl-test-dir.h"
 #include "kl-test-wait.h"
@@ -63,14 +64,7 @@ kl_test_signal_free(gpointer data)
 }
 
 typedef struct {
-	/* the agent */
-	KlTpm *tpm;
-	gchar *secure_dir;
-	gchar *ima_path;
-	KlAgentPayloadOptions payload;
-	KlAgentRevocationOptions revocation;
-	KlAgentService *service;
-	KlHttpServer *server;
+	KlTestAgent *agent; /* its IMA log has the good paths */
 	/* the verifier */
 	KlVerifier *verifier;
 	KlVerifierDbus *dbus;
@@ -311,50 +305,6 @@ kl_test_agent_gone(gpointer user_data)
 	return agent == NULL;
 }
 
-/* An ima-ng line for @path (its contents: the path), as the kernel logs
- * it; PCR 10 of the agent's TPM is extended with its template hash. */
-static void
-fx_measure(Fixture *fx, const gchar *path)
-{
-	g_autoptr(GByteArray) data = g_byte_array_new();
-	g_autofree gchar *digest_hex = NULL;
-	g_autofree gchar *thash_hex = NULL;
-	g_autofree gchar *line = NULL;
-	g_autoptr(GBytes) extend = NULL;
-	g_autoptr(GError) error = NULL;
-	FILE *file;
-	guint8 digest[32];
-	guint8 thash[20];
-	guint8 pcr_hash[32];
-	gsize len = 0;
-	guint32 le;
-
-	g_assert_true(
-		kl_crypto_digest("sha256", (const guint8 *)path, strlen(path), digest, &len, NULL));
-	le = GUINT32_TO_LE(6 + 2 + 32);
-	g_byte_array_append(data, (const guint8 *)&le, 4);
-	g_byte_array_append(data, (const guint8 *)"sha256:\0", 8);
-	g_byte_array_append(data, digest, 32);
-	le = GUINT32_TO_LE((guint32)strlen(path) + 1);
-	g_byte_array_append(data, (const guint8 *)&le, 4);
-	g_byte_array_append(data, (const guint8 *)path, (guint)strlen(path) + 1);
-	g_assert_true(kl_crypto_digest("sha1", data->data, data->len, thash, &len, NULL));
-	g_assert_true(kl_crypto_digest("sha256", data->data, data->len, pcr_hash, &len, NULL));
-	digest_hex = kl_crypto_hex_encode(digest, 32);
-	thash_hex = kl_crypto_hex_encode(thash, 20);
-	line = g_strdup_printf("10 %s ima-ng sha256:%s %s\n", thash_hex, digest_hex, path);
-
-	/* the agent answers on this thread: no quote sees one without the other */
-	file = fopen(fx->ima_path, "a");
-	g_assert_nonnull(file);
-	g_assert_cmpint(fputs(line, file), >=, 0);
-	g_assert_cmpint(fclose(file), ==, 0);
-	extend = g_bytes_new(pcr_hash, sizeof(pcr_hash));
-	g_assert_true(KL_TPM_GET_CLASS(fx->tpm)
-			      ->pcr_extend(fx->tpm, 10, TPM2_ALG_SHA256, extend, &error));
-	g_assert_no_error(error);
-}
-
 static gchar *
 kl_test_sha256_hex(const gchar *text)
 {
@@ -429,8 +379,8 @@ fx_register(Fixture *fx)
 	g_autofree gchar *auth_tag = NULL;
 	g_autofree gchar *ek_b64 = NULL;
 	g_autofree gchar *ak_b64 = NULL;
-	GBytes *ek = kl_tpm_get_ek_public(fx->tpm); /* borrowed */
-	GBytes *ak = kl_tpm_get_ak_public(fx->tpm);
+	GBytes *ek = kl_tpm_get_ek_public(fx->agent->tpm); /* borrowed */
+	GBytes *ak = kl_tpm_get_ak_public(fx->agent->tpm);
 
 	ek_b64 = g_base64_encode(g_bytes_get_data(ek, NULL), g_bytes_get_size(ek));
 	ak_b64 = g_base64_encode(g_bytes_get_data(ak, NULL), g_bytes_get_size(ak));
@@ -438,10 +388,10 @@ fx_register(Fixture *fx)
 	json_object_set_string_member(body, "aik_tpm", ak_b64);
 	json_object_set_string_member(body, "mtls_cert", test_agent_cert);
 	json_object_set_string_member(body, "ip", "127.0.0.1");
-	json_object_set_int_member(body, "port", kl_http_server_get_port(fx->server));
+	json_object_set_int_member(body, "port", fx->agent->port);
 	blob = kl_registrar_register(fx->registrar, KL_TEST_AGENT_ID, body, &error);
 	g_assert_no_error(error);
-	secret = kl_tpm_activate_credential(fx->tpm, blob, &error);
+	secret = kl_tpm_activate_credential(fx->agent->tpm, blob, &error);
 	g_assert_no_error(error);
 	challenge = g_strndup((const gchar *)kl_secret_get_data(secret, NULL),
 			      kl_secret_get_size(secret));
@@ -511,47 +461,17 @@ fx_enroll_config(gpointer user_data)
 static void
 fx_start_agent(Fixture *fx)
 {
-	g_autoptr(GError) error = NULL;
-	KlAgentServiceOptions service = {0};
-	KlHttpServerOptions options = {0};
-	KlTpmOptions tpm = {0};
 	static guint n_agents = 0;
 	g_autofree gchar *name = g_strdup_printf("secure-%u", n_agents++);
+	g_autofree gchar *secure_dir = kl_test_dir_build(test_dir, name, NULL);
+	g_autofree gchar *ima_path = NULL;
 
-	kl_tpm_options_init(&tpm);
-	tpm.enc_alg = TPM2_ALG_ECC;
-	tpm.sign_alg = TPM2_ALG_ECDSA;
-	fx->tpm = kl_tpm_soft_new(&tpm, &error);
-	g_assert_no_error(error);
-
-	fx->secure_dir = kl_test_dir_build(test_dir, name, NULL);
-	g_assert_cmpint(g_mkdir_with_parents(fx->secure_dir, 0700), ==, 0);
-	fx->ima_path = g_build_filename(fx->secure_dir, "ascii_runtime_measurements", NULL);
-	g_assert_true(g_file_set_contents(fx->ima_path, "", 0, &error));
-	fx_measure(fx, KL_TEST_GOOD_PATH_1);
-	fx_measure(fx, KL_TEST_GOOD_PATH_2);
-
-	kl_agent_payload_options_init(&fx->payload);
-	kl_agent_revocation_options_init(&fx->revocation, fx->secure_dir, fx->secure_dir);
-	service.agent_id = KL_TEST_AGENT_ID;
-	service.tpm = fx->tpm;
-	service.nk = test_nk;
-	service.ima_ml_path = fx->ima_path;
-	service.secure_dir = fx->secure_dir;
-	service.payload = &fx->payload;
-	service.revocation = &fx->revocation;
-	fx->service = kl_agent_service_new(&service, &error);
-	g_assert_no_error(error);
-
-	options.tls = TRUE;
-	options.server_cert = kl_test_ca_get_server_cert_path(test_ca);
-	options.server_key = kl_test_ca_get_server_key_path(test_ca);
-	options.trusted_client_ca = kl_test_ca_get_ca_cert_path(test_ca);
-	options.client_cert = KL_HTTP_CLIENT_CERT_REQUIRED;
-	fx->server = kl_http_server_new(kl_agent_service_get_router(fx->service), &options, &error);
-	g_assert_no_error(error);
-	g_assert_true(kl_http_server_listen(fx->server, &error));
-	g_assert_no_error(error);
+	fx->agent = kl_test_agent_new(KL_TEST_AGENT_ID, test_nk, NULL, secure_dir, secure_dir);
+	ima_path = g_build_filename(secure_dir, "ascii_runtime_measurements", NULL);
+	kl_test_agent_set_ima_log(fx->agent, ima_path);
+	kl_test_agent_measure(fx->agent, KL_TEST_GOOD_PATH_1);
+	kl_test_agent_measure(fx->agent, KL_TEST_GOOD_PATH_2);
+	kl_test_agent_start(fx->agent, test_ca, 0);
 }
 
 static void
@@ -644,12 +564,7 @@ fx_teardown(Fixture *fx, gconstpointer data)
 		;
 	g_clear_object(&fx->client_bus);
 	g_clear_object(&fx->service_bus);
-	kl_http_server_stop(fx->server);
-	g_clear_object(&fx->server);
-	g_clear_object(&fx->service);
-	g_clear_object(&fx->tpm);
-	g_free(fx->ima_path);
-	g_free(fx->secure_dir);
+	g_clear_pointer(&fx->agent, kl_test_agent_free);
 	g_ptr_array_unref(fx->signals);
 }
 
@@ -657,7 +572,7 @@ fx_teardown(Fixture *fx, gconstpointer data)
 static GVariant *
 fx_add_options(Fixture *fx, const gchar *runtime_policy_b64)
 {
-	GBytes *ak = kl_tpm_get_ak_public(fx->tpm); /* borrowed */
+	GBytes *ak = kl_tpm_get_ak_public(fx->agent->tpm); /* borrowed */
 	g_autofree gchar *ak_b64 =
 		g_base64_encode(g_bytes_get_data(ak, NULL), g_bytes_get_size(ak));
 	g_autofree gchar *v = NULL;
@@ -673,7 +588,7 @@ fx_add_options(Fixture *fx, const gchar *runtime_policy_b64)
 #define ADD(key, value) g_variant_builder_add(&builder, "{sv}", key, value)
 	ADD("v", g_variant_new_string(v));
 	ADD("cloudagent_ip", g_variant_new_string("127.0.0.1"));
-	ADD("cloudagent_port", g_variant_new_uint16(kl_http_server_get_port(fx->server)));
+	ADD("cloudagent_port", g_variant_new_uint16(fx->agent->port));
 	ADD("tpm_policy", g_variant_new_string("{\"mask\": \"0x400\"}"));
 	ADD("runtime_policy", g_variant_new_string(runtime_policy_b64));
 	ADD("runtime_policy_name", g_variant_new_string(KL_TEST_POLICY));
@@ -754,7 +669,7 @@ fx_assert_agent_matches(Fixture *fx)
 	g_assert_cmpstr(kl_dbus_verifier1_agent_get_enc_alg(proxy), ==, agent->enc_alg);
 	g_assert_cmpstr(kl_dbus_verifier1_agent_get_hash_alg(proxy),
 			==,
-			kl_tpm_get_hash_alg(fx->tpm));
+			kl_tpm_get_hash_alg(fx->agent->tpm));
 	g_assert_cmpstr(kl_dbus_verifier1_agent_get_runtime_policy(proxy), ==, KL_TEST_POLICY);
 	g_test_message("MbPolicy: '%s'", kl_dbus_verifier1_agent_get_mb_policy(proxy));
 	g_assert_cmpstr(kl_dbus_verifier1_agent_get_mb_policy(proxy),
@@ -887,7 +802,7 @@ test_verifier_dbus_lifecycle(Fixture *fx, gconstpointer data)
 	g_clear_pointer(&reply, g_variant_unref);
 
 	/* an unlisted file: Invalid Quote, and the events say which */
-	fx_measure(fx, KL_TEST_UNLISTED_PATH);
+	kl_test_agent_measure(fx->agent, KL_TEST_UNLISTED_PATH);
 	fx_wait_state_changed(fx, 9, KL_VERIFIER_REASON_QUOTE_FAILED);
 	fx_wait_signal(fx, "AttestationFailed");
 	fx_wait_signal(fx, "ImaEntriesFailed");

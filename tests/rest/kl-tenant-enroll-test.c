@@ -24,6 +24,7 @@
 #include "kl-registrar-rest.h"
 #include "kl-registrar.h"
 #include "kl-tenant-enroll.h"
+#include "kl-test-agent.h"
 #include "kl-test-ca.h"
 #include "kl-test-dir.h"
 #include "kl-test-wait.h"
@@ -44,13 +45,8 @@ static EVP_PKEY *test_nk;
 typedef struct {
 	KlRegistrar *registrar;
 	KlHttpServer *registrar_server;
-	KlTpm *tpm;	   /* the agent's TPM */
-	KlTpm *registered; /* the TPM registered (the agent's unless tampered) */
-	gchar *secure_dir;
-	KlAgentPayloadOptions payload;
-	KlAgentRevocationOptions revocation;
-	KlAgentService *service;
-	KlHttpServer *agent_server;
+	KlTestAgent *agent; /* no server when the agent is down */
+	KlTpm *registered;  /* the TPM registered (the agent's unless tampered) */
 	guint16 agent_port;
 	guint agent_requests;
 	gboolean payload_done;
@@ -94,22 +90,19 @@ kl_test_env_free(KlTestEnv *env)
 	 * that closed connections are noticed and let go of their servers */
 	g_clear_object(&env->enrollment);
 	g_clear_object(&env->verifier_client);
-	if (env->agent_server != NULL)
-		kl_http_server_stop(env->agent_server);
+	if (env->agent != NULL && env->agent->server != NULL)
+		kl_http_server_stop(env->agent->server);
 	if (env->registrar_server != NULL)
 		kl_http_server_stop(env->registrar_server);
 	g_timeout_add(100, kl_test_drain_cb, &drained);
 	g_assert_true(kl_test_wait_for(kl_test_drained, &drained, KL_TEST_WAIT_MS));
-	g_clear_object(&env->agent_server);
-	g_clear_object(&env->service);
+	g_clear_pointer(&env->agent, kl_test_agent_free);
 	g_clear_object(&env->registrar_server);
 	g_clear_object(&env->registrar);
 	g_clear_object(&env->registered);
-	g_clear_object(&env->tpm);
 	g_clear_pointer(&env->steps, g_ptr_array_unref);
 	g_clear_pointer(&env->body, json_object_unref);
 	g_clear_error(&env->error);
-	g_free(env->secure_dir);
 	g_free(env);
 }
 
@@ -234,7 +227,8 @@ kl_test_env_new(KlTestEkIssuer issuer, gboolean tampered, gboolean agent_down)
 	g_autoptr(GSocketAddress) bound = NULL;
 	g_autofree gchar *db = NULL;
 	g_autofree gchar *name = NULL;
-	KlAgentServiceOptions service = {0};
+	g_autoptr(KlTpm) tpm = NULL;
+	g_autofree gchar *secure_dir = NULL;
 	KlHttpServerOptions options = {0};
 	static guint n_envs = 0;
 	guint16 port;
@@ -259,27 +253,24 @@ kl_test_env_new(KlTestEkIssuer issuer, gboolean tampered, gboolean agent_down)
 	g_assert_no_error(error);
 	g_assert_true(kl_http_server_listen(env->registrar_server, &error));
 
-	env->tpm = kl_test_tpm_new();
-	env->registered = tampered ? kl_test_tpm_new() : g_object_ref(env->tpm);
+	tpm = kl_test_tpm_new();
+	env->registered = tampered ? kl_test_tpm_new() : g_object_ref(tpm);
 
 	g_free(name);
 	name = g_strdup_printf("secure-%u", n_envs++);
-	env->secure_dir = kl_test_dir_build(test_dir, name, NULL);
-	g_assert_cmpint(g_mkdir_with_parents(env->secure_dir, 0700), ==, 0);
-	kl_agent_payload_options_init(&env->payload);
-	kl_agent_revocation_options_init(&env->revocation,
-					 env->secure_dir,
-					 kl_test_dir_get_path(test_dir));
-	service.agent_id = KL_TEST_AGENT_ID;
-	service.tpm = env->tpm;
-	service.nk = test_nk;
-	service.secure_dir = env->secure_dir;
-	service.payload = &env->payload;
-	service.revocation = &env->revocation;
-	service.run_payloads = TRUE;
-	env->service = kl_agent_service_new(&service, &error);
-	g_assert_no_error(error);
-	g_signal_connect(env->service, "payload-done", G_CALLBACK(kl_test_payload_done_cb), env);
+	secure_dir = kl_test_dir_build(test_dir, name, NULL);
+	env->agent = kl_test_agent_new(KL_TEST_AGENT_ID,
+				       test_nk,
+				       tpm,
+				       secure_dir,
+				       kl_test_dir_get_path(test_dir));
+	env->agent->options.run_payloads = TRUE;
+	/* the first TLS handshakes are slow under sanitizers on a busy machine */
+	kl_test_agent_start(env->agent, agent_down ? NULL : test_ca, KL_TEST_WAIT_MS);
+	g_signal_connect(env->agent->service,
+			 "payload-done",
+			 G_CALLBACK(kl_test_payload_done_cb),
+			 env);
 
 	if (agent_down) {
 		/* a port that was free a moment ago: nothing listens on it */
@@ -295,17 +286,11 @@ kl_test_env_new(KlTestEkIssuer issuer, gboolean tampered, gboolean agent_down)
 		port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
 		g_socket_close(socket, NULL);
 	} else {
-		options.client_cert = KL_HTTP_CLIENT_CERT_REQUIRED;
-		env->agent_server = kl_http_server_new(kl_agent_service_get_router(env->service),
-						       &options,
-						       &error);
-		g_assert_no_error(error);
-		g_assert_true(kl_http_server_listen(env->agent_server, &error));
-		g_signal_connect(kl_http_server_get_soup_server(env->agent_server),
+		g_signal_connect(kl_http_server_get_soup_server(env->agent->server),
 				 "request-read",
 				 G_CALLBACK(kl_test_agent_request_cb),
 				 env);
-		port = kl_http_server_get_port(env->agent_server);
+		port = env->agent->port;
 	}
 	env->agent_port = port;
 	kl_test_register(env, issuer, port);
@@ -465,7 +450,7 @@ kl_test_assert_steps(KlTestEnv *env, const gchar *const *expected)
 static gchar *
 kl_test_read_unzipped(KlTestEnv *env, const gchar *name)
 {
-	g_autofree gchar *path = g_build_filename(env->secure_dir, "unzipped", name, NULL);
+	g_autofree gchar *path = g_build_filename(env->agent->secure_dir, "unzipped", name, NULL);
 	gchar *contents = NULL;
 
 	if (!g_file_get_contents(path, &contents, NULL, NULL))
@@ -476,7 +461,7 @@ kl_test_read_unzipped(KlTestEnv *env, const gchar *name)
 static void
 kl_test_assert_no_payload(KlTestEnv *env)
 {
-	g_autofree gchar *unzipped = g_build_filename(env->secure_dir, "unzipped", NULL);
+	g_autofree gchar *unzipped = g_build_filename(env->agent->secure_dir, "unzipped", NULL);
 
 	g_assert_false(g_file_test(unzipped, G_FILE_TEST_EXISTS));
 	g_assert_cmpuint(env->verifier_calls, ==, 0);
@@ -508,7 +493,7 @@ test_tenant_enroll_file(void)
 	gsize v_len = 0;
 	guchar *v_raw;
 
-	env->payload.extract_payload_zip = FALSE;
+	env->agent->payload.extract_payload_zip = FALSE;
 	env->post_v = TRUE;
 	options->payload_kind = KL_TENANT_PAYLOAD_FILE;
 	options->payload_file = g_bytes_new_static(secret, strlen(secret));
@@ -553,7 +538,7 @@ test_tenant_enroll_file(void)
 	g_assert_cmpstr(json_array_get_string_element(algs, 0), ==, "ecc");
 	algs = json_object_get_array_member(env->body, "accept_tpm_signing_algs");
 	g_assert_cmpstr(json_array_get_string_element(algs, 1), ==, "rsassa");
-	ak = kl_tpm_get_ak_public(env->tpm);
+	ak = kl_tpm_get_ak_public(env->agent->tpm);
 	ak_b64 = g_base64_encode(g_bytes_get_data(ak, NULL), g_bytes_get_size(ak));
 	g_assert_cmpstr(json_object_get_string_member(env->body, "ak_tpm"), ==, ak_b64);
 	g_assert_true(g_file_get_contents(kl_test_ca_get_server_cert_path(test_ca),
@@ -566,7 +551,7 @@ test_tenant_enroll_file(void)
 			kl_tenant_enrollment_get_api_version(env->enrollment));
 	g_assert_cmpstr(kl_tenant_enrollment_get_nk_pubkey(env->enrollment),
 			==,
-			kl_agent_service_get_nk_pem(env->service));
+			kl_agent_service_get_nk_pem(env->agent->service));
 
 	/* the agent combined U and V, decrypted and stored the payload */
 	g_assert_true(kl_test_wait_for(kl_test_payload_done, env, KL_TEST_WAIT_MS));
