@@ -846,36 +846,6 @@ kl_agent_client_enqueue(KlAgentClient *self,
 	kl_agent_client_pump(self);
 }
 
-/* Misuse a caller can make with outside data: reported, not asserted. */
-static gboolean
-kl_agent_client_check_target(KlAgentClient *self,
-			     const KlAgentTarget *agent,
-			     GAsyncReadyCallback callback,
-			     gpointer user_data,
-			     gpointer source_tag)
-{
-	const gchar *problem = NULL;
-
-	if (agent->ip == NULL || agent->ip[0] == '\0')
-		problem = "no address";
-	else if (agent->port == 0)
-		problem = "no port";
-	else if (self->options.mtls && agent->mtls_cert == NULL)
-		problem = "no mtls_cert to pin";
-	if (problem == NULL)
-		return TRUE;
-	g_task_report_new_error(self,
-				callback,
-				user_data,
-				source_tag,
-				KL_AGENT_CLIENT_ERROR,
-				KL_AGENT_CLIENT_ERROR_FATAL,
-				"agent %s: %s",
-				agent->agent_id != NULL ? agent->agent_id : "(unnamed)",
-				problem);
-	return FALSE;
-}
-
 static gboolean
 kl_agent_client_nonce_is_valid(const gchar *nonce)
 {
@@ -890,6 +860,94 @@ kl_agent_client_nonce_is_valid(const gchar *nonce)
 	return TRUE;
 }
 
+/* Misuse a caller can make with outside data (a target without address,
+ * port or pin; a @nonce_name of @nonce, when given, that is not 1 to 64
+ * letters and digits): reported to @callback, not asserted. */
+static gboolean
+kl_agent_client_check_request(KlAgentClient *self,
+			      const KlAgentTarget *agent,
+			      const gchar *nonce_name,
+			      const gchar *nonce,
+			      GAsyncReadyCallback callback,
+			      gpointer user_data,
+			      gpointer source_tag)
+{
+	g_autofree gchar *problem = NULL;
+
+	if (agent->ip == NULL || agent->ip[0] == '\0')
+		problem = g_strdup("no address");
+	else if (agent->port == 0)
+		problem = g_strdup("no port");
+	else if (self->options.mtls && agent->mtls_cert == NULL)
+		problem = g_strdup("no mtls_cert to pin");
+	else if (nonce_name != NULL && !kl_agent_client_nonce_is_valid(nonce))
+		problem = g_strdup_printf("the %s must be 1 to 64 letters and digits", nonce_name);
+	if (problem == NULL)
+		return TRUE;
+	g_task_report_new_error(self,
+				callback,
+				user_data,
+				source_tag,
+				KL_AGENT_CLIENT_ERROR,
+				KL_AGENT_CLIENT_ERROR_FATAL,
+				"agent %s: %s",
+				agent->agent_id != NULL ? agent->agent_id : "(unnamed)",
+				problem);
+	return FALSE;
+}
+
+/* "/v<agent's API version>@suffix" */
+static gchar *
+kl_agent_client_versioned_path(const KlAgentTarget *agent, const gchar *suffix)
+{
+	gchar version[KL_API_VERSION_STRING_SIZE];
+
+	return g_strdup_printf("/v%s%s",
+			       kl_api_version_to_string(&agent->api_version, version),
+			       suffix);
+}
+
+/* A JSON object body of string members: name, value pairs up to a NULL
+ * name; members whose value is NULL are left out. */
+static GBytes *kl_agent_client_json_body(const gchar *first_name, ...) G_GNUC_NULL_TERMINATED;
+
+static GBytes *
+kl_agent_client_json_body(const gchar *first_name, ...)
+{
+	g_autoptr(JsonBuilder) builder = json_builder_new_immutable();
+	g_autoptr(JsonNode) root = NULL;
+	const gchar *name;
+	gchar *text;
+	va_list args;
+
+	json_builder_begin_object(builder);
+	va_start(args, first_name);
+	for (name = first_name; name != NULL; name = va_arg(args, const gchar *)) {
+		const gchar *value = va_arg(args, const gchar *);
+
+		if (value == NULL)
+			continue;
+		json_builder_set_member_name(builder, name);
+		json_builder_add_string_value(builder, value);
+	}
+	va_end(args);
+	json_builder_end_object(builder);
+	root = json_builder_get_root(builder);
+	text = kl_json_node_to_string(root, FALSE);
+	return g_bytes_new_take(text, strlen(text));
+}
+
+/* The _finish of requests whose results are only checked to be there. */
+static gboolean
+kl_agent_client_finish_ok(KlAgentClient *self, GAsyncResult *result, GError **error)
+{
+	g_autoptr(JsonObject) results = NULL;
+
+	g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+	results = g_task_propagate_pointer(G_TASK(result), error);
+	return results != NULL;
+}
+
 void
 kl_agent_client_get_integrity_quote_async(KlAgentClient *self,
 					  const KlAgentTarget *agent,
@@ -901,7 +959,6 @@ kl_agent_client_get_integrity_quote_async(KlAgentClient *self,
 					  GAsyncReadyCallback callback,
 					  gpointer user_data)
 {
-	gchar version[KL_API_VERSION_STRING_SIZE];
 	g_autofree gchar *path = NULL;
 	g_autofree gchar *mask_text = NULL;
 	g_autofree gchar *entry_text = NULL;
@@ -910,25 +967,15 @@ kl_agent_client_get_integrity_quote_async(KlAgentClient *self,
 	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
 	g_return_if_fail(agent != NULL && nonce != NULL);
 
-	if (!kl_agent_client_check_target(self,
-					  agent,
-					  callback,
-					  user_data,
-					  kl_agent_client_get_integrity_quote_async))
+	if (!kl_agent_client_check_request(self,
+					   agent,
+					   "nonce",
+					   nonce,
+					   callback,
+					   user_data,
+					   kl_agent_client_get_integrity_quote_async))
 		return;
-	if (!kl_agent_client_nonce_is_valid(nonce)) {
-		g_task_report_new_error(self,
-					callback,
-					user_data,
-					kl_agent_client_get_integrity_quote_async,
-					KL_AGENT_CLIENT_ERROR,
-					KL_AGENT_CLIENT_ERROR_FATAL,
-					"agent %s: the nonce must be 1 to 64 letters and digits",
-					agent->agent_id != NULL ? agent->agent_id : "(unnamed)");
-		return;
-	}
-	path = g_strdup_printf("/v%s/quotes/integrity",
-			       kl_api_version_to_string(&agent->api_version, version));
+	path = kl_agent_client_versioned_path(agent, "/quotes/integrity");
 	mask_text = g_strdup_printf("0x%x", mask);
 	entry_text = g_strdup_printf("%" G_GUINT64_FORMAT, ima_ml_entry);
 	query = soup_form_encode("nonce",
@@ -970,31 +1017,22 @@ kl_agent_client_post_vkey_async(KlAgentClient *self,
 				GAsyncReadyCallback callback,
 				gpointer user_data)
 {
-	gchar version[KL_API_VERSION_STRING_SIZE];
-	g_autoptr(JsonBuilder) builder = json_builder_new_immutable();
-	g_autoptr(JsonNode) root = NULL;
 	g_autoptr(GBytes) body = NULL;
 	g_autofree gchar *path = NULL;
-	gchar *text;
 
 	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
 	g_return_if_fail(agent != NULL && encrypted_key_b64 != NULL);
 
-	if (!kl_agent_client_check_target(self,
-					  agent,
-					  callback,
-					  user_data,
-					  kl_agent_client_post_vkey_async))
+	if (!kl_agent_client_check_request(self,
+					   agent,
+					   NULL,
+					   NULL,
+					   callback,
+					   user_data,
+					   kl_agent_client_post_vkey_async))
 		return;
-	json_builder_begin_object(builder);
-	json_builder_set_member_name(builder, "encrypted_key");
-	json_builder_add_string_value(builder, encrypted_key_b64);
-	json_builder_end_object(builder);
-	root = json_builder_get_root(builder);
-	text = kl_json_node_to_string(root, FALSE);
-	body = g_bytes_new_take(text, strlen(text));
-	path = g_strdup_printf("/v%s/keys/vkey",
-			       kl_api_version_to_string(&agent->api_version, version));
+	body = kl_agent_client_json_body("encrypted_key", encrypted_key_b64, NULL);
+	path = kl_agent_client_versioned_path(agent, "/keys/vkey");
 	kl_agent_client_enqueue(self,
 				agent,
 				KL_AGENT_REQUEST_VKEY,
@@ -1011,11 +1049,7 @@ kl_agent_client_post_vkey_async(KlAgentClient *self,
 gboolean
 kl_agent_client_post_vkey_finish(KlAgentClient *self, GAsyncResult *result, GError **error)
 {
-	g_autoptr(JsonObject) results = NULL;
-
-	g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
-	results = g_task_propagate_pointer(G_TASK(result), error);
-	return results != NULL;
+	return kl_agent_client_finish_ok(self, result, error);
 }
 
 void
@@ -1028,11 +1062,13 @@ kl_agent_client_get_version_async(KlAgentClient *self,
 	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
 	g_return_if_fail(agent != NULL);
 
-	if (!kl_agent_client_check_target(self,
-					  agent,
-					  callback,
-					  user_data,
-					  kl_agent_client_get_version_async))
+	if (!kl_agent_client_check_request(self,
+					   agent,
+					   NULL,
+					   NULL,
+					   callback,
+					   user_data,
+					   kl_agent_client_get_version_async))
 		return;
 	kl_agent_client_enqueue(self,
 				agent,
@@ -1109,22 +1145,22 @@ kl_agent_client_post_revocation_async(KlAgentClient *self,
 				      GAsyncReadyCallback callback,
 				      gpointer user_data)
 {
-	gchar version[KL_API_VERSION_STRING_SIZE];
 	g_autoptr(GBytes) body = NULL;
 	g_autofree gchar *path = NULL;
 
 	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
 	g_return_if_fail(agent != NULL && transport_json != NULL);
 
-	if (!kl_agent_client_check_target(self,
-					  agent,
-					  callback,
-					  user_data,
-					  kl_agent_client_post_revocation_async))
+	if (!kl_agent_client_check_request(self,
+					   agent,
+					   NULL,
+					   NULL,
+					   callback,
+					   user_data,
+					   kl_agent_client_post_revocation_async))
 		return;
 	body = g_bytes_new(transport_json, strlen(transport_json));
-	path = g_strdup_printf("/v%s/notifications/revocation",
-			       kl_api_version_to_string(&agent->api_version, version));
+	path = kl_agent_client_versioned_path(agent, "/notifications/revocation");
 	kl_agent_client_enqueue(self,
 				agent,
 				KL_AGENT_REQUEST_REVOCATION,
@@ -1141,11 +1177,7 @@ kl_agent_client_post_revocation_async(KlAgentClient *self,
 gboolean
 kl_agent_client_post_revocation_finish(KlAgentClient *self, GAsyncResult *result, GError **error)
 {
-	g_autoptr(JsonObject) results = NULL;
-
-	g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
-	results = g_task_propagate_pointer(G_TASK(result), error);
-	return results != NULL;
+	return kl_agent_client_finish_ok(self, result, error);
 }
 
 /* --- the tenant's add flow (spec §1.3): identity quote, U, key check --- */
@@ -1158,32 +1190,21 @@ kl_agent_client_get_identity_quote_async(KlAgentClient *self,
 					 GAsyncReadyCallback callback,
 					 gpointer user_data)
 {
-	gchar version[KL_API_VERSION_STRING_SIZE];
 	g_autofree gchar *path = NULL;
 	g_autofree gchar *query = NULL;
 
 	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
 	g_return_if_fail(agent != NULL && nonce != NULL);
 
-	if (!kl_agent_client_check_target(self,
-					  agent,
-					  callback,
-					  user_data,
-					  kl_agent_client_get_identity_quote_async))
+	if (!kl_agent_client_check_request(self,
+					   agent,
+					   "nonce",
+					   nonce,
+					   callback,
+					   user_data,
+					   kl_agent_client_get_identity_quote_async))
 		return;
-	if (!kl_agent_client_nonce_is_valid(nonce)) {
-		g_task_report_new_error(self,
-					callback,
-					user_data,
-					kl_agent_client_get_identity_quote_async,
-					KL_AGENT_CLIENT_ERROR,
-					KL_AGENT_CLIENT_ERROR_FATAL,
-					"agent %s: the nonce must be 1 to 64 letters and digits",
-					agent->agent_id != NULL ? agent->agent_id : "(unnamed)");
-		return;
-	}
-	path = g_strdup_printf("/v%s/quotes/identity",
-			       kl_api_version_to_string(&agent->api_version, version));
+	path = kl_agent_client_versioned_path(agent, "/quotes/identity");
 	query = soup_form_encode("nonce", nonce, NULL);
 	/* a QUOTE request: the reply must carry a string "quote" */
 	kl_agent_client_enqueue(self,
@@ -1202,8 +1223,7 @@ kl_agent_client_get_identity_quote_async(KlAgentClient *self,
 JsonObject *
 kl_agent_client_get_identity_quote_finish(KlAgentClient *self, GAsyncResult *result, GError **error)
 {
-	g_return_val_if_fail(g_task_is_valid(result, self), NULL);
-	return g_task_propagate_pointer(G_TASK(result), error);
+	return kl_agent_client_get_integrity_quote_finish(self, result, error);
 }
 
 void
@@ -1216,37 +1236,29 @@ kl_agent_client_post_ukey_async(KlAgentClient *self,
 				GAsyncReadyCallback callback,
 				gpointer user_data)
 {
-	gchar version[KL_API_VERSION_STRING_SIZE];
-	g_autoptr(JsonBuilder) builder = json_builder_new_immutable();
-	g_autoptr(JsonNode) root = NULL;
 	g_autoptr(GBytes) body = NULL;
 	g_autofree gchar *path = NULL;
-	gchar *text;
 
 	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
 	g_return_if_fail(agent != NULL && encrypted_key_b64 != NULL && auth_tag != NULL);
 
-	if (!kl_agent_client_check_target(self,
-					  agent,
-					  callback,
-					  user_data,
-					  kl_agent_client_post_ukey_async))
+	if (!kl_agent_client_check_request(self,
+					   agent,
+					   NULL,
+					   NULL,
+					   callback,
+					   user_data,
+					   kl_agent_client_post_ukey_async))
 		return;
-	json_builder_begin_object(builder);
-	json_builder_set_member_name(builder, "encrypted_key");
-	json_builder_add_string_value(builder, encrypted_key_b64);
-	json_builder_set_member_name(builder, "auth_tag");
-	json_builder_add_string_value(builder, auth_tag);
-	if (payload_b64 != NULL) {
-		json_builder_set_member_name(builder, "payload");
-		json_builder_add_string_value(builder, payload_b64);
-	}
-	json_builder_end_object(builder);
-	root = json_builder_get_root(builder);
-	text = kl_json_node_to_string(root, FALSE);
-	body = g_bytes_new_take(text, strlen(text));
-	path = g_strdup_printf("/v%s/keys/ukey",
-			       kl_api_version_to_string(&agent->api_version, version));
+	/* "payload" only with one */
+	body = kl_agent_client_json_body("encrypted_key",
+					 encrypted_key_b64,
+					 "auth_tag",
+					 auth_tag,
+					 "payload",
+					 payload_b64,
+					 NULL);
+	path = kl_agent_client_versioned_path(agent, "/keys/ukey");
 	/* a VKEY request: any results object will do */
 	kl_agent_client_enqueue(self,
 				agent,
@@ -1264,11 +1276,7 @@ kl_agent_client_post_ukey_async(KlAgentClient *self,
 gboolean
 kl_agent_client_post_ukey_finish(KlAgentClient *self, GAsyncResult *result, GError **error)
 {
-	g_autoptr(JsonObject) results = NULL;
-
-	g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
-	results = g_task_propagate_pointer(G_TASK(result), error);
-	return results != NULL;
+	return kl_agent_client_finish_ok(self, result, error);
 }
 
 void
@@ -1279,33 +1287,21 @@ kl_agent_client_get_keys_verify_async(KlAgentClient *self,
 				      GAsyncReadyCallback callback,
 				      gpointer user_data)
 {
-	gchar version[KL_API_VERSION_STRING_SIZE];
 	g_autofree gchar *path = NULL;
 	g_autofree gchar *query = NULL;
 
 	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
 	g_return_if_fail(agent != NULL && challenge != NULL);
 
-	if (!kl_agent_client_check_target(self,
-					  agent,
-					  callback,
-					  user_data,
-					  kl_agent_client_get_keys_verify_async))
+	if (!kl_agent_client_check_request(self,
+					   agent,
+					   "challenge",
+					   challenge,
+					   callback,
+					   user_data,
+					   kl_agent_client_get_keys_verify_async))
 		return;
-	if (!kl_agent_client_nonce_is_valid(challenge)) {
-		g_task_report_new_error(
-			self,
-			callback,
-			user_data,
-			kl_agent_client_get_keys_verify_async,
-			KL_AGENT_CLIENT_ERROR,
-			KL_AGENT_CLIENT_ERROR_FATAL,
-			"agent %s: the challenge must be 1 to 64 letters and digits",
-			agent->agent_id != NULL ? agent->agent_id : "(unnamed)");
-		return;
-	}
-	path = g_strdup_printf("/v%s/keys/verify",
-			       kl_api_version_to_string(&agent->api_version, version));
+	path = kl_agent_client_versioned_path(agent, "/keys/verify");
 	query = soup_form_encode("challenge", challenge, NULL);
 	kl_agent_client_enqueue(self,
 				agent,
