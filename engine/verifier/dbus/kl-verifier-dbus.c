@@ -827,67 +827,62 @@ kl_verifier_dbus_run_reactivate(KlVerifierDbus *self, KlVerifierDbusCall *call)
 		kl_verifier_dbus_call_return(call, NULL);
 }
 
+/* GetFailures, a(tsuss), and GetRevocations, a(tsus): the same history,
+ * findings with their subject. */
 static void
-kl_verifier_dbus_run_get_failures(KlVerifierDbus *self, KlVerifierDbusCall *call)
+kl_verifier_dbus_return_events(KlVerifierDbus *self,
+			       KlVerifierDbusCall *call,
+			       KlVerifierEventKind kind)
 {
 	g_autoptr(KlVerifierDbusCall) owned = call;
 	g_autoptr(GPtrArray) events = NULL;
 	g_autoptr(GError) error = NULL;
+	gboolean findings = kind == KL_VERIFIER_EVENT_FINDING;
 	GVariantBuilder builder;
 
 	events = kl_verifier_list_events(self->verifier,
 					 call->agent_id,
-					 KL_VERIFIER_EVENT_FINDING,
+					 kind,
 					 kl_verifier_dbus_history_max(call->max),
 					 &error);
 	if (events == NULL) {
 		kl_verifier_dbus_call_return_error(call, error);
 		return;
 	}
-	g_variant_builder_init(&builder, G_VARIANT_TYPE("a(tsuss)"));
+	g_variant_builder_init(&builder,
+			       findings ? G_VARIANT_TYPE("a(tsuss)") : G_VARIANT_TYPE("a(tsus)"));
 	for (guint i = 0; i < events->len; i++) {
 		const KlVerifierEvent *event = g_ptr_array_index(events, i);
 
-		g_variant_builder_add(&builder,
-				      "(tsuss)",
-				      kl_verifier_dbus_unsigned(event->time),
-				      kl_verifier_dbus_string(event->event_id),
-				      event->severity,
-				      kl_verifier_dbus_string(event->subject),
-				      kl_verifier_dbus_string(event->context));
+		if (findings)
+			g_variant_builder_add(&builder,
+					      "(tsuss)",
+					      kl_verifier_dbus_unsigned(event->time),
+					      kl_verifier_dbus_string(event->event_id),
+					      event->severity,
+					      kl_verifier_dbus_string(event->subject),
+					      kl_verifier_dbus_string(event->context));
+		else
+			g_variant_builder_add(&builder,
+					      "(tsus)",
+					      kl_verifier_dbus_unsigned(event->time),
+					      kl_verifier_dbus_string(event->event_id),
+					      event->severity,
+					      kl_verifier_dbus_string(event->context));
 	}
-	kl_verifier_dbus_call_return(call, g_variant_new("(a(tsuss))", &builder));
+	kl_verifier_dbus_call_return(call, g_variant_new("(@*)", g_variant_builder_end(&builder)));
+}
+
+static void
+kl_verifier_dbus_run_get_failures(KlVerifierDbus *self, KlVerifierDbusCall *call)
+{
+	kl_verifier_dbus_return_events(self, call, KL_VERIFIER_EVENT_FINDING);
 }
 
 static void
 kl_verifier_dbus_run_get_revocations(KlVerifierDbus *self, KlVerifierDbusCall *call)
 {
-	g_autoptr(KlVerifierDbusCall) owned = call;
-	g_autoptr(GPtrArray) events = NULL;
-	g_autoptr(GError) error = NULL;
-	GVariantBuilder builder;
-
-	events = kl_verifier_list_events(self->verifier,
-					 call->agent_id,
-					 KL_VERIFIER_EVENT_REVOCATION,
-					 kl_verifier_dbus_history_max(call->max),
-					 &error);
-	if (events == NULL) {
-		kl_verifier_dbus_call_return_error(call, error);
-		return;
-	}
-	g_variant_builder_init(&builder, G_VARIANT_TYPE("a(tsus)"));
-	for (guint i = 0; i < events->len; i++) {
-		const KlVerifierEvent *event = g_ptr_array_index(events, i);
-
-		g_variant_builder_add(&builder,
-				      "(tsus)",
-				      kl_verifier_dbus_unsigned(event->time),
-				      kl_verifier_dbus_string(event->event_id),
-				      event->severity,
-				      kl_verifier_dbus_string(event->context));
-	}
-	kl_verifier_dbus_call_return(call, g_variant_new("(a(tsus))", &builder));
+	kl_verifier_dbus_return_events(self, call, KL_VERIFIER_EVENT_REVOCATION);
 }
 
 static gboolean
