@@ -948,6 +948,93 @@ kl_agent_client_finish_ok(KlAgentClient *self, GAsyncResult *result, GError **er
 	return results != NULL;
 }
 
+/* What a request is: its kind (how the reply is checked), method, path
+ * (after "/v<agent's API version>" when versioned) and the query member,
+ * if any, that must be a nonce. */
+typedef struct {
+	KlAgentRequestKind kind;
+	const gchar *method;
+	const gchar *path;
+	gboolean versioned;
+	const gchar *nonce_name;
+} KlAgentRequestSpec;
+
+static const KlAgentRequestSpec kl_agent_integrity_quote = {KL_AGENT_REQUEST_QUOTE,
+							    "GET",
+							    "/quotes/integrity",
+							    TRUE,
+							    "nonce"};
+static const KlAgentRequestSpec kl_agent_vkey = {KL_AGENT_REQUEST_VKEY,
+						 "POST",
+						 "/keys/vkey",
+						 TRUE,
+						 NULL};
+static const KlAgentRequestSpec kl_agent_version = {KL_AGENT_REQUEST_VERSION,
+						    "GET",
+						    "/version",
+						    FALSE,
+						    NULL};
+static const KlAgentRequestSpec kl_agent_revocation = {KL_AGENT_REQUEST_REVOCATION,
+						       "POST",
+						       "/notifications/revocation",
+						       TRUE,
+						       NULL};
+/* a QUOTE request: the reply must carry a string "quote" */
+static const KlAgentRequestSpec kl_agent_identity_quote = {KL_AGENT_REQUEST_QUOTE,
+							   "GET",
+							   "/quotes/identity",
+							   TRUE,
+							   "nonce"};
+/* VKEY requests: any results object will do */
+static const KlAgentRequestSpec kl_agent_ukey = {KL_AGENT_REQUEST_VKEY,
+						 "POST",
+						 "/keys/ukey",
+						 TRUE,
+						 NULL};
+static const KlAgentRequestSpec kl_agent_keys_verify = {KL_AGENT_REQUEST_VKEY,
+							"GET",
+							"/keys/verify",
+							TRUE,
+							"challenge"};
+
+/* Checks the request (kl_agent_client_check_request()) and queues it. */
+static void
+kl_agent_client_request(KlAgentClient *self,
+			const KlAgentTarget *agent,
+			const KlAgentRequestSpec *spec,
+			const gchar *nonce,
+			const gchar *query,
+			GBytes *body,
+			GCancellable *cancellable,
+			GAsyncReadyCallback callback,
+			gpointer user_data,
+			gpointer source_tag)
+{
+	g_autofree gchar *path = NULL;
+
+	if (!kl_agent_client_check_request(self,
+					   agent,
+					   spec->nonce_name,
+					   nonce,
+					   callback,
+					   user_data,
+					   source_tag))
+		return;
+	path = spec->versioned ? kl_agent_client_versioned_path(agent, spec->path)
+			       : g_strdup(spec->path);
+	kl_agent_client_enqueue(self,
+				agent,
+				spec->kind,
+				spec->method,
+				path,
+				query,
+				body,
+				cancellable,
+				callback,
+				user_data,
+				source_tag);
+}
+
 void
 kl_agent_client_get_integrity_quote_async(KlAgentClient *self,
 					  const KlAgentTarget *agent,
@@ -959,7 +1046,6 @@ kl_agent_client_get_integrity_quote_async(KlAgentClient *self,
 					  GAsyncReadyCallback callback,
 					  gpointer user_data)
 {
-	g_autofree gchar *path = NULL;
 	g_autofree gchar *mask_text = NULL;
 	g_autofree gchar *entry_text = NULL;
 	g_autofree gchar *query = NULL;
@@ -967,15 +1053,6 @@ kl_agent_client_get_integrity_quote_async(KlAgentClient *self,
 	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
 	g_return_if_fail(agent != NULL && nonce != NULL);
 
-	if (!kl_agent_client_check_request(self,
-					   agent,
-					   "nonce",
-					   nonce,
-					   callback,
-					   user_data,
-					   kl_agent_client_get_integrity_quote_async))
-		return;
-	path = kl_agent_client_versioned_path(agent, "/quotes/integrity");
 	mask_text = g_strdup_printf("0x%x", mask);
 	entry_text = g_strdup_printf("%" G_GUINT64_FORMAT, ima_ml_entry);
 	query = soup_form_encode("nonce",
@@ -987,11 +1064,10 @@ kl_agent_client_get_integrity_quote_async(KlAgentClient *self,
 				 "ima_ml_entry",
 				 entry_text,
 				 NULL);
-	kl_agent_client_enqueue(self,
+	kl_agent_client_request(self,
 				agent,
-				KL_AGENT_REQUEST_QUOTE,
-				SOUP_METHOD_GET,
-				path,
+				&kl_agent_integrity_quote,
+				nonce,
 				query,
 				NULL,
 				cancellable,
@@ -1018,26 +1094,15 @@ kl_agent_client_post_vkey_async(KlAgentClient *self,
 				gpointer user_data)
 {
 	g_autoptr(GBytes) body = NULL;
-	g_autofree gchar *path = NULL;
 
 	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
 	g_return_if_fail(agent != NULL && encrypted_key_b64 != NULL);
 
-	if (!kl_agent_client_check_request(self,
-					   agent,
-					   NULL,
-					   NULL,
-					   callback,
-					   user_data,
-					   kl_agent_client_post_vkey_async))
-		return;
 	body = kl_agent_client_json_body("encrypted_key", encrypted_key_b64, NULL);
-	path = kl_agent_client_versioned_path(agent, "/keys/vkey");
-	kl_agent_client_enqueue(self,
+	kl_agent_client_request(self,
 				agent,
-				KL_AGENT_REQUEST_VKEY,
-				SOUP_METHOD_POST,
-				path,
+				&kl_agent_vkey,
+				NULL,
 				NULL,
 				body,
 				cancellable,
@@ -1062,19 +1127,10 @@ kl_agent_client_get_version_async(KlAgentClient *self,
 	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
 	g_return_if_fail(agent != NULL);
 
-	if (!kl_agent_client_check_request(self,
-					   agent,
-					   NULL,
-					   NULL,
-					   callback,
-					   user_data,
-					   kl_agent_client_get_version_async))
-		return;
-	kl_agent_client_enqueue(self,
+	kl_agent_client_request(self,
 				agent,
-				KL_AGENT_REQUEST_VERSION,
-				SOUP_METHOD_GET,
-				"/version",
+				&kl_agent_version,
+				NULL,
 				NULL,
 				NULL,
 				cancellable,
@@ -1146,26 +1202,15 @@ kl_agent_client_post_revocation_async(KlAgentClient *self,
 				      gpointer user_data)
 {
 	g_autoptr(GBytes) body = NULL;
-	g_autofree gchar *path = NULL;
 
 	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
 	g_return_if_fail(agent != NULL && transport_json != NULL);
 
-	if (!kl_agent_client_check_request(self,
-					   agent,
-					   NULL,
-					   NULL,
-					   callback,
-					   user_data,
-					   kl_agent_client_post_revocation_async))
-		return;
 	body = g_bytes_new(transport_json, strlen(transport_json));
-	path = kl_agent_client_versioned_path(agent, "/notifications/revocation");
-	kl_agent_client_enqueue(self,
+	kl_agent_client_request(self,
 				agent,
-				KL_AGENT_REQUEST_REVOCATION,
-				SOUP_METHOD_POST,
-				path,
+				&kl_agent_revocation,
+				NULL,
 				NULL,
 				body,
 				cancellable,
@@ -1190,28 +1235,16 @@ kl_agent_client_get_identity_quote_async(KlAgentClient *self,
 					 GAsyncReadyCallback callback,
 					 gpointer user_data)
 {
-	g_autofree gchar *path = NULL;
 	g_autofree gchar *query = NULL;
 
 	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
 	g_return_if_fail(agent != NULL && nonce != NULL);
 
-	if (!kl_agent_client_check_request(self,
-					   agent,
-					   "nonce",
-					   nonce,
-					   callback,
-					   user_data,
-					   kl_agent_client_get_identity_quote_async))
-		return;
-	path = kl_agent_client_versioned_path(agent, "/quotes/identity");
 	query = soup_form_encode("nonce", nonce, NULL);
-	/* a QUOTE request: the reply must carry a string "quote" */
-	kl_agent_client_enqueue(self,
+	kl_agent_client_request(self,
 				agent,
-				KL_AGENT_REQUEST_QUOTE,
-				SOUP_METHOD_GET,
-				path,
+				&kl_agent_identity_quote,
+				nonce,
 				query,
 				NULL,
 				cancellable,
@@ -1237,19 +1270,10 @@ kl_agent_client_post_ukey_async(KlAgentClient *self,
 				gpointer user_data)
 {
 	g_autoptr(GBytes) body = NULL;
-	g_autofree gchar *path = NULL;
 
 	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
 	g_return_if_fail(agent != NULL && encrypted_key_b64 != NULL && auth_tag != NULL);
 
-	if (!kl_agent_client_check_request(self,
-					   agent,
-					   NULL,
-					   NULL,
-					   callback,
-					   user_data,
-					   kl_agent_client_post_ukey_async))
-		return;
 	/* "payload" only with one */
 	body = kl_agent_client_json_body("encrypted_key",
 					 encrypted_key_b64,
@@ -1258,13 +1282,10 @@ kl_agent_client_post_ukey_async(KlAgentClient *self,
 					 "payload",
 					 payload_b64,
 					 NULL);
-	path = kl_agent_client_versioned_path(agent, "/keys/ukey");
-	/* a VKEY request: any results object will do */
-	kl_agent_client_enqueue(self,
+	kl_agent_client_request(self,
 				agent,
-				KL_AGENT_REQUEST_VKEY,
-				SOUP_METHOD_POST,
-				path,
+				&kl_agent_ukey,
+				NULL,
 				NULL,
 				body,
 				cancellable,
@@ -1287,27 +1308,16 @@ kl_agent_client_get_keys_verify_async(KlAgentClient *self,
 				      GAsyncReadyCallback callback,
 				      gpointer user_data)
 {
-	g_autofree gchar *path = NULL;
 	g_autofree gchar *query = NULL;
 
 	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
 	g_return_if_fail(agent != NULL && challenge != NULL);
 
-	if (!kl_agent_client_check_request(self,
-					   agent,
-					   "challenge",
-					   challenge,
-					   callback,
-					   user_data,
-					   kl_agent_client_get_keys_verify_async))
-		return;
-	path = kl_agent_client_versioned_path(agent, "/keys/verify");
 	query = soup_form_encode("challenge", challenge, NULL);
-	kl_agent_client_enqueue(self,
+	kl_agent_client_request(self,
 				agent,
-				KL_AGENT_REQUEST_VKEY,
-				SOUP_METHOD_GET,
-				path,
+				&kl_agent_keys_verify,
+				challenge,
 				query,
 				NULL,
 				cancellable,
