@@ -807,6 +807,35 @@ kl_verifier_next_round(KlVerifier *self, KlVerifierLoop *loop)
 	kl_scheduler_schedule(self->scheduler, &loop->entry, MAX(due, g_get_monotonic_time()));
 }
 
+/* A V or quote request failed with @error: retried, renegotiated or the
+ * agent failed with @event_id. */
+static void
+kl_verifier_request_failed(KlVerifier *self,
+			   KlVerifierLoop *loop,
+			   gboolean provide_v,
+			   GError *error,
+			   const gchar *event_id)
+{
+	switch (kl_agent_client_classify(error)) {
+	case KL_AGENT_CLIENT_RESULT_RETRYABLE:
+		kl_verifier_retry(self, loop, provide_v, error);
+		break;
+	case KL_AGENT_CLIENT_RESULT_VERSION:
+		kl_verifier_renegotiate(self, loop, provide_v, error);
+		break;
+	case KL_AGENT_CLIENT_RESULT_OK:
+	case KL_AGENT_CLIENT_RESULT_FATAL:
+	default:
+		kl_verifier_fail_internal(self,
+					  loop,
+					  KL_VERIFIER_REASON_AGENT_ERROR,
+					  event_id,
+					  TRUE,
+					  error->message);
+		break;
+	}
+}
+
 static void
 kl_verifier_vkey_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -830,24 +859,7 @@ kl_verifier_vkey_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		kl_verifier_next_round(self, loop);
 		return;
 	}
-	switch (kl_agent_client_classify(error)) {
-	case KL_AGENT_CLIENT_RESULT_RETRYABLE:
-		kl_verifier_retry(self, loop, TRUE, error);
-		break;
-	case KL_AGENT_CLIENT_RESULT_VERSION:
-		kl_verifier_renegotiate(self, loop, TRUE, error);
-		break;
-	case KL_AGENT_CLIENT_RESULT_OK:
-	case KL_AGENT_CLIENT_RESULT_FATAL:
-	default:
-		kl_verifier_fail_internal(self,
-					  loop,
-					  KL_VERIFIER_REASON_AGENT_ERROR,
-					  "internal.verifier.no_v",
-					  TRUE,
-					  error->message);
-		break;
-	}
+	kl_verifier_request_failed(self, loop, TRUE, error, "internal.verifier.no_v");
 }
 
 /* PROVIDE_V: RSA-OAEP-SHA1(NK, V) to POST /keys/vkey */
@@ -1078,24 +1090,7 @@ kl_verifier_quote_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	if (!kl_verifier_call_is_current(self, call))
 		return;
 	if (results == NULL) {
-		switch (kl_agent_client_classify(error)) {
-		case KL_AGENT_CLIENT_RESULT_RETRYABLE:
-			kl_verifier_retry(self, loop, FALSE, error);
-			break;
-		case KL_AGENT_CLIENT_RESULT_VERSION:
-			kl_verifier_renegotiate(self, loop, FALSE, error);
-			break;
-		case KL_AGENT_CLIENT_RESULT_OK:
-		case KL_AGENT_CLIENT_RESULT_FATAL:
-		default:
-			kl_verifier_fail_internal(self,
-						  loop,
-						  KL_VERIFIER_REASON_AGENT_ERROR,
-						  "internal.verifier.no_quote",
-						  TRUE,
-						  error->message);
-			break;
-		}
+		kl_verifier_request_failed(self, loop, FALSE, error, "internal.verifier.no_quote");
 		return;
 	}
 	call->input = kl_verifier_input_new(self, loop, results, &error);
@@ -1987,46 +1982,52 @@ kl_verifier_delete_agent(KlVerifier *self, const gchar *agent_id, gboolean *pend
 	return TRUE;
 }
 
-gboolean
-kl_verifier_stop_agent(KlVerifier *self, const gchar *agent_id, GError **error)
+/* Stop and reactivate: @agent_id's row to @state, its loop halted and
+ * moved to @state for @reason.  NULL (and @error) when it is not there. */
+static KlVerifierLoop *
+kl_verifier_move_agent(KlVerifier *self,
+		       const gchar *agent_id,
+		       KlVerifierState state,
+		       KlVerifierReason reason,
+		       GError **error)
 {
 	KlVerifierLoop *loop = kl_verifier_lookup(self, agent_id, error);
 	gboolean updated = FALSE;
 
 	if (loop == NULL)
-		return FALSE;
-	if (!kl_verifier_store_set_state(self->store,
-					 agent_id,
-					 KL_VERIFIER_STATE_TENANT_FAILED,
-					 &updated,
-					 error))
-		return FALSE;
+		return NULL;
+	if (!kl_verifier_store_set_state(self->store, agent_id, state, &updated, error))
+		return NULL;
 	kl_verifier_loop_halt(self, loop);
-	kl_verifier_set_state(self,
-			      loop,
-			      KL_VERIFIER_STATE_TENANT_FAILED,
-			      KL_VERIFIER_REASON_STOPPED);
-	return TRUE;
+	if (state == KL_VERIFIER_STATE_START) {
+		loop->retries = 0;
+		loop->partial = FALSE;
+	}
+	kl_verifier_set_state(self, loop, state, reason);
+	return loop;
+}
+
+gboolean
+kl_verifier_stop_agent(KlVerifier *self, const gchar *agent_id, GError **error)
+{
+	return kl_verifier_move_agent(self,
+				      agent_id,
+				      KL_VERIFIER_STATE_TENANT_FAILED,
+				      KL_VERIFIER_REASON_STOPPED,
+				      error) != NULL;
 }
 
 gboolean
 kl_verifier_reactivate_agent(KlVerifier *self, const gchar *agent_id, GError **error)
 {
-	KlVerifierLoop *loop = kl_verifier_lookup(self, agent_id, error);
-	gboolean updated = FALSE;
+	KlVerifierLoop *loop = kl_verifier_move_agent(self,
+						      agent_id,
+						      KL_VERIFIER_STATE_START,
+						      KL_VERIFIER_REASON_REACTIVATED,
+						      error);
 
 	if (loop == NULL)
 		return FALSE;
-	if (!kl_verifier_store_set_state(self->store,
-					 agent_id,
-					 KL_VERIFIER_STATE_START,
-					 &updated,
-					 error))
-		return FALSE;
-	kl_verifier_loop_halt(self, loop);
-	loop->retries = 0;
-	loop->partial = FALSE;
-	kl_verifier_set_state(self, loop, KL_VERIFIER_STATE_START, KL_VERIFIER_REASON_REACTIVATED);
 	kl_scheduler_schedule_in(self->scheduler, &loop->entry, 0);
 	return TRUE;
 }
