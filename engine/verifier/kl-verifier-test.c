@@ -122,22 +122,14 @@ fake_new(const KlHttpRoute *routes)
 {
 	Fake *fake = g_new0(Fake, 1);
 	g_autoptr(GError) error = NULL;
-	KlHttpServerOptions options = {0};
 	gsize n_supported = 0;
 	const KlApiVersion *supported = kl_api_version_agent_supported(&n_supported);
 
 	fake->router = kl_http_router_new(&supported[n_supported - 1], supported, n_supported);
 	g_assert_true(kl_http_router_add_routes(fake->router, routes, 1, NULL, &error));
 	g_assert_no_error(error);
-	options.tls = TRUE;
-	options.server_cert = kl_test_ca_get_server_cert_path(test_ca);
-	options.server_key = kl_test_ca_get_server_key_path(test_ca);
-	options.trusted_client_ca = kl_test_ca_get_ca_cert_path(test_ca);
-	options.client_cert = KL_HTTP_CLIENT_CERT_REQUIRED;
-	fake->server = kl_http_server_new(fake->router, &options, &error);
-	g_assert_no_error(error);
-	g_assert_true(kl_http_server_listen(fake->server, &error));
-	g_assert_no_error(error);
+	fake->server =
+		kl_test_tls_server_new(fake->router, test_ca, KL_HTTP_CLIENT_CERT_REQUIRED, 0);
 	fake->port = kl_http_server_get_port(fake->server);
 	return fake;
 }

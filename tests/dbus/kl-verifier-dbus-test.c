@@ -409,7 +409,6 @@ fx_start_registrar(Fixture *fx)
 	g_autoptr(KlHttpRouter) router = NULL;
 	g_autofree gchar *db = NULL;
 	g_autofree gchar *name = NULL;
-	KlHttpServerOptions options = {0};
 	static guint n_registrars = 0;
 
 	name = g_strdup_printf("registrar-%u.sqlite", n_registrars++);
@@ -420,15 +419,8 @@ fx_start_registrar(Fixture *fx)
 		kl_registrar_new(g_steal_pointer(&store), KL_REGISTRAR_TPM_IDENTITY_DEFAULT);
 	router = kl_registrar_rest_router_new(fx->registrar, &error);
 	g_assert_no_error(error);
-	options.tls = TRUE;
-	options.server_cert = kl_test_ca_get_server_cert_path(test_ca);
-	options.server_key = kl_test_ca_get_server_key_path(test_ca);
-	options.trusted_client_ca = kl_test_ca_get_ca_cert_path(test_ca);
-	options.client_cert = KL_HTTP_CLIENT_CERT_OPTIONAL;
-	fx->registrar_server = kl_http_server_new(router, &options, &error);
-	g_assert_no_error(error);
-	g_assert_true(kl_http_server_listen(fx->registrar_server, &error));
-	g_assert_no_error(error);
+	fx->registrar_server =
+		kl_test_tls_server_new(router, test_ca, KL_HTTP_CLIENT_CERT_OPTIONAL, 0);
 	fx_register(fx);
 }
 

@@ -65,27 +65,42 @@ kl_test_agent_set_ima_log(KlTestAgent *agent, const gchar *path)
 	agent->options.ima_ml_path = agent->ima_path;
 }
 
+KlHttpServer *
+kl_test_tls_server_new(KlHttpRouter *router,
+		       KlTestCa *ca,
+		       KlHttpClientCertMode mode,
+		       guint headers_timeout_ms)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KlHttpServer) server = NULL;
+	KlHttpServerOptions options = {0};
+
+	options.tls = TRUE;
+	options.server_cert = kl_test_ca_get_server_cert_path(ca);
+	options.server_key = kl_test_ca_get_server_key_path(ca);
+	options.trusted_client_ca = kl_test_ca_get_ca_cert_path(ca);
+	options.client_cert = mode;
+	options.headers_timeout_ms = headers_timeout_ms;
+	server = kl_http_server_new(router, &options, &error);
+	g_assert_no_error(error);
+	g_assert_true(kl_http_server_listen(server, &error));
+	g_assert_no_error(error);
+	return g_steal_pointer(&server);
+}
+
 void
 kl_test_agent_start(KlTestAgent *agent, KlTestCa *ca, guint headers_timeout_ms)
 {
 	g_autoptr(GError) error = NULL;
-	KlHttpServerOptions options = {0};
 
 	agent->service = kl_agent_service_new(&agent->options, &error);
 	g_assert_no_error(error);
 	if (ca == NULL)
 		return;
-	options.tls = TRUE;
-	options.server_cert = kl_test_ca_get_server_cert_path(ca);
-	options.server_key = kl_test_ca_get_server_key_path(ca);
-	options.trusted_client_ca = kl_test_ca_get_ca_cert_path(ca);
-	options.client_cert = KL_HTTP_CLIENT_CERT_REQUIRED;
-	options.headers_timeout_ms = headers_timeout_ms;
-	agent->server =
-		kl_http_server_new(kl_agent_service_get_router(agent->service), &options, &error);
-	g_assert_no_error(error);
-	g_assert_true(kl_http_server_listen(agent->server, &error));
-	g_assert_no_error(error);
+	agent->server = kl_test_tls_server_new(kl_agent_service_get_router(agent->service),
+					       ca,
+					       KL_HTTP_CLIENT_CERT_REQUIRED,
+					       headers_timeout_ms);
 	agent->port = kl_http_server_get_port(agent->server);
 }
 

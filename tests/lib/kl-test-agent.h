@@ -56,6 +56,14 @@ void kl_test_agent_set_ima_log(KlTestAgent *agent, const gchar *path);
 void kl_test_agent_start(KlTestAgent *agent, KlTestCa *ca, guint headers_timeout_ms);
 void kl_test_agent_free(KlTestAgent *agent);
 
+/* A KlHttpServer for @router listening on 127.0.0.1 (port 0) with TLS:
+ * @ca's server certificate, client certificates it issued as @mode asks.
+ * @headers_timeout_ms: 0 for the server's. */
+KlHttpServer *kl_test_tls_server_new(KlHttpRouter *router,
+				     KlTestCa *ca,
+				     KlHttpClientCertMode mode,
+				     guint headers_timeout_ms);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KlTestAgent, kl_test_agent_free)
 
 /* The ima-ng line the kernel logs for @path (its contents: the path, a

@@ -229,7 +229,6 @@ kl_test_env_new(KlTestEkIssuer issuer, gboolean tampered, gboolean agent_down)
 	g_autofree gchar *name = NULL;
 	g_autoptr(KlTpm) tpm = NULL;
 	g_autofree gchar *secure_dir = NULL;
-	KlHttpServerOptions options = {0};
 	static guint n_envs = 0;
 	guint16 port;
 
@@ -242,16 +241,11 @@ kl_test_env_new(KlTestEkIssuer issuer, gboolean tampered, gboolean agent_down)
 		kl_registrar_new(g_steal_pointer(&store), KL_REGISTRAR_TPM_IDENTITY_DEFAULT);
 	router = kl_registrar_rest_router_new(env->registrar, &error);
 	g_assert_no_error(error);
-	options.tls = TRUE;
-	options.server_cert = kl_test_ca_get_server_cert_path(test_ca);
-	options.server_key = kl_test_ca_get_server_key_path(test_ca);
-	options.trusted_client_ca = kl_test_ca_get_ca_cert_path(test_ca);
-	options.client_cert = KL_HTTP_CLIENT_CERT_OPTIONAL;
 	/* the first TLS handshakes are slow under sanitizers on a busy machine */
-	options.headers_timeout_ms = KL_TEST_WAIT_MS;
-	env->registrar_server = kl_http_server_new(router, &options, &error);
-	g_assert_no_error(error);
-	g_assert_true(kl_http_server_listen(env->registrar_server, &error));
+	env->registrar_server = kl_test_tls_server_new(router,
+						       test_ca,
+						       KL_HTTP_CLIENT_CERT_OPTIONAL,
+						       KL_TEST_WAIT_MS);
 
 	tpm = kl_test_tpm_new();
 	env->registered = tampered ? kl_test_tpm_new() : g_object_ref(tpm);
