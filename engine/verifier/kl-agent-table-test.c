@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kl-agent-table-reader.h"
 #include "kl-agent-table.h"
 #include "kl-error.h"
 

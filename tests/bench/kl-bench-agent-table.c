@@ -17,6 +17,7 @@
  */
 #include "config.h"
 
+#include "kl-agent-table-reader.h"
 #include "kl-agent-table.h"
 
 #define KL_BENCH_AGENTS 100000u

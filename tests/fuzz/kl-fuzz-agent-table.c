@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kl-agent-table.h"
+#include "kl-agent-table-reader.h"
 #include "kl-fuzz.h"
 
 static void
