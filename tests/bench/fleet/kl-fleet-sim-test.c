@@ -22,8 +22,8 @@
 #include "kl-test-wait.h"
 
 #define SIM_AGENTS  3
-#define SIM_ENTRIES 5 /* the simulator's default: boot_aggregate + 5 files */
-#define WAIT_MS	    20000
+#define SIM_ENTRIES 5	  /* the simulator's default: boot_aggregate + 5 files */
+#define WAIT_MS	    90000 /* a TLS handshake under ASan on a loaded machine is slow */
 
 static const gchar *sim_path;
 
@@ -131,7 +131,7 @@ new_client(Fixture *f, gboolean with_cert)
 
 	kl_agent_client_options_init(&options);
 	options.mtls = TRUE;
-	options.request_timeout = 10;
+	options.request_timeout = 60;
 	if (with_cert) {
 		options.client_cert = kl_test_ca_get_client_cert_path(f->ca);
 		options.client_key = kl_test_ca_get_client_key_path(f->ca);
