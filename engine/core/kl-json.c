@@ -392,3 +392,53 @@ kl_json_envelope_parse(const gchar *data,
 		*results = json_object_ref(results_object);
 	return TRUE;
 }
+
+/* ---- Python's json.dumps() string literals ---- */
+
+void
+kl_json_append_python_string(GString *out, const gchar *text)
+{
+	g_return_if_fail(out != NULL && text != NULL);
+
+	g_string_append_c(out, '"');
+	for (const gchar *p = text; *p != '\0'; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+		switch (c) {
+		case '"':
+			g_string_append(out, "\\\"");
+			break;
+		case '\\':
+			g_string_append(out, "\\\\");
+			break;
+		case '\n':
+			g_string_append(out, "\\n");
+			break;
+		case '\r':
+			g_string_append(out, "\\r");
+			break;
+		case '\t':
+			g_string_append(out, "\\t");
+			break;
+		case '\b':
+			g_string_append(out, "\\b");
+			break;
+		case '\f':
+			g_string_append(out, "\\f");
+			break;
+		default:
+			if (c < 0x20 || (c >= 0x7f && c < 0x10000)) {
+				g_string_append_printf(out, "\\u%04x", (guint)c);
+			} else if (c >= 0x10000) {
+				gunichar v = c - 0x10000;
+				g_string_append_printf(out,
+						       "\\u%04x\\u%04x",
+						       (guint)(0xd800 + (v >> 10)),
+						       (guint)(0xdc00 + (v & 0x3ff)));
+			} else {
+				g_string_append_c(out, (gchar)c);
+			}
+			break;
+		}
+	}
+	g_string_append_c(out, '"');
+}

@@ -64,4 +64,9 @@ gboolean kl_json_envelope_parse(const gchar *data,
 				JsonObject **results,
 				GError **error);
 
+/* Appends @text (valid UTF-8) as a JSON string literal the way Python's
+ * json.dumps() writes it (ensure_ascii: \uXXXX beyond printable ASCII),
+ * for texts that upstream signs or hashes byte for byte. */
+void kl_json_append_python_string(GString *out, const gchar *text);
+
 G_END_DECLS

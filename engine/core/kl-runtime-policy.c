@@ -1420,53 +1420,6 @@ kl_runtime_policy_builder_add_exclude_list(KlRuntimePolicyBuilder *self,
 	return TRUE;
 }
 
-/* A JSON string as Python's json.dumps() writes it (ensure_ascii). */
-static void
-kl_runtime_policy_append_json_string(GString *out, const gchar *text)
-{
-	g_string_append_c(out, '"');
-	for (const gchar *p = text; *p != '\0'; p = g_utf8_next_char(p)) {
-		gunichar c = g_utf8_get_char(p);
-		switch (c) {
-		case '"':
-			g_string_append(out, "\\\"");
-			break;
-		case '\\':
-			g_string_append(out, "\\\\");
-			break;
-		case '\n':
-			g_string_append(out, "\\n");
-			break;
-		case '\r':
-			g_string_append(out, "\\r");
-			break;
-		case '\t':
-			g_string_append(out, "\\t");
-			break;
-		case '\b':
-			g_string_append(out, "\\b");
-			break;
-		case '\f':
-			g_string_append(out, "\\f");
-			break;
-		default:
-			if (c < 0x20 || (c >= 0x7f && c < 0x10000)) {
-				g_string_append_printf(out, "\\u%04x", (guint)c);
-			} else if (c >= 0x10000) {
-				gunichar v = c - 0x10000;
-				g_string_append_printf(out,
-						       "\\u%04x\\u%04x",
-						       (guint)(0xd800 + (v >> 10)),
-						       (guint)(0xdc00 + (v & 0x3ff)));
-			} else {
-				g_string_append_c(out, (gchar)c);
-			}
-			break;
-		}
-	}
-	g_string_append_c(out, '"');
-}
-
 static gint
 kl_runtime_policy_strcmp_p(gconstpointer a, gconstpointer b)
 {
@@ -1496,7 +1449,7 @@ kl_runtime_policy_append_string_list(GString *out, GHashTable *set)
 	for (guint i = 0; i < items->len; i++) {
 		if (i > 0)
 			g_string_append(out, ", ");
-		kl_runtime_policy_append_json_string(out, g_ptr_array_index(items, i));
+		kl_json_append_python_string(out, g_ptr_array_index(items, i));
 	}
 	g_string_append_c(out, ']');
 }
@@ -1511,7 +1464,7 @@ kl_runtime_policy_append_map(GString *out, GHashTable *map)
 		const gchar *name = g_ptr_array_index(names, i);
 		if (i > 0)
 			g_string_append(out, ", ");
-		kl_runtime_policy_append_json_string(out, name);
+		kl_json_append_python_string(out, name);
 		g_string_append(out, ": ");
 		kl_runtime_policy_append_string_list(out, g_hash_table_lookup(map, name));
 	}
@@ -1529,7 +1482,7 @@ kl_runtime_policy_builder_to_json(KlRuntimePolicyBuilder *self)
 	g_string_append(out, "{\"meta\": {\"version\": 1, \"generator\": 3");
 	if (self->timestamp != NULL) {
 		g_string_append(out, ", \"timestamp\": ");
-		kl_runtime_policy_append_json_string(out, self->timestamp);
+		kl_json_append_python_string(out, self->timestamp);
 	}
 	g_string_append(out, "}, \"release\": 0, \"digests\": ");
 	kl_runtime_policy_append_map(out, self->maps[KL_RUNTIME_POLICY_MAP_DIGESTS]);
@@ -1540,11 +1493,11 @@ kl_runtime_policy_builder_to_json(KlRuntimePolicyBuilder *self)
 	g_string_append(out, ", \"ima\": {\"ignored_keyrings\": ");
 	kl_runtime_policy_append_string_list(out, self->ignored_keyrings);
 	g_string_append(out, ", \"log_hash_alg\": ");
-	kl_runtime_policy_append_json_string(out, self->log_hash_alg);
+	kl_json_append_python_string(out, self->log_hash_alg);
 	g_string_append(out, ", \"dm_policy\": null}, \"ima-buf\": ");
 	kl_runtime_policy_append_map(out, self->maps[KL_RUNTIME_POLICY_MAP_IMA_BUF]);
 	g_string_append(out, ", \"verification-keys\": ");
-	kl_runtime_policy_append_json_string(out, self->verification_keys);
+	kl_json_append_python_string(out, self->verification_keys);
 	g_string_append_c(out, '}');
 	return g_string_free(out, FALSE);
 }

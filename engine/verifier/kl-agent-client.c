@@ -71,6 +71,7 @@ typedef enum {
 	KL_AGENT_REQUEST_QUOTE,
 	KL_AGENT_REQUEST_VKEY,
 	KL_AGENT_REQUEST_VERSION,
+	KL_AGENT_REQUEST_REVOCATION,
 } KlAgentRequestKind;
 
 typedef struct {
@@ -512,6 +513,12 @@ kl_agent_request_finish_body(GTask *task)
 	GError *error = NULL;
 	const gchar *quote = NULL;
 
+	/* upstream's agents answer a notification with "results" null or {}
+	 * (and upstream's verifier looks only at the status) */
+	if (req->kind == KL_AGENT_REQUEST_REVOCATION && status == SOUP_STATUS_OK) {
+		kl_agent_request_done(task, json_object_new(), NULL);
+		return;
+	}
 	results = kl_agent_client_parse_reply(status,
 					      (const gchar *)req->data->data,
 					      req->data->len,
@@ -1059,4 +1066,81 @@ kl_agent_client_get_version_finish(KlAgentClient *self,
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/* ---- copies of targets and revocation notifications (spec §9) ---- */
+
+KlAgentTarget *
+kl_agent_target_copy(const KlAgentTarget *target)
+{
+	KlAgentTarget *copy;
+
+	g_return_val_if_fail(target != NULL, NULL);
+
+	copy = g_new0(KlAgentTarget, 1);
+	copy->agent_id = g_strdup(target->agent_id);
+	copy->ip = g_strdup(target->ip);
+	copy->port = target->port;
+	copy->api_version = target->api_version;
+	copy->mtls_cert = target->mtls_cert != NULL ? g_object_ref(target->mtls_cert) : NULL;
+	return copy;
+}
+
+void
+kl_agent_target_free(KlAgentTarget *target)
+{
+	if (target == NULL)
+		return;
+	/* a copy's strings are its own (see kl_agent_target_copy()) */
+	g_free((gchar *)target->agent_id);
+	g_free((gchar *)target->ip);
+	g_clear_object(&target->mtls_cert);
+	g_free(target);
+}
+
+void
+kl_agent_client_post_revocation_async(KlAgentClient *self,
+				      const KlAgentTarget *agent,
+				      const gchar *transport_json,
+				      GCancellable *cancellable,
+				      GAsyncReadyCallback callback,
+				      gpointer user_data)
+{
+	gchar version[KL_API_VERSION_STRING_SIZE];
+	g_autoptr(GBytes) body = NULL;
+	g_autofree gchar *path = NULL;
+
+	g_return_if_fail(KL_IS_AGENT_CLIENT(self));
+	g_return_if_fail(agent != NULL && transport_json != NULL);
+
+	if (!kl_agent_client_check_target(self,
+					  agent,
+					  callback,
+					  user_data,
+					  kl_agent_client_post_revocation_async))
+		return;
+	body = g_bytes_new(transport_json, strlen(transport_json));
+	path = g_strdup_printf("/v%s/notifications/revocation",
+			       kl_api_version_to_string(&agent->api_version, version));
+	kl_agent_client_enqueue(self,
+				agent,
+				KL_AGENT_REQUEST_REVOCATION,
+				SOUP_METHOD_POST,
+				path,
+				NULL,
+				body,
+				cancellable,
+				callback,
+				user_data,
+				kl_agent_client_post_revocation_async);
+}
+
+gboolean
+kl_agent_client_post_revocation_finish(KlAgentClient *self, GAsyncResult *result, GError **error)
+{
+	g_autoptr(JsonObject) results = NULL;
+
+	g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+	results = g_task_propagate_pointer(G_TASK(result), error);
+	return results != NULL;
 }
