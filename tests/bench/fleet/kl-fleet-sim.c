@@ -612,9 +612,19 @@ fleet_sim_accept_certificate_cb(GTlsConnection *tls,
 
 typedef struct {
 	FleetSim *sim;
+	GIOStream *tls;
 	GSocketAddress *local;
 	GSocketAddress *remote;
 } FleetHandshake;
+
+static void
+fleet_handshake_free(FleetHandshake *handshake)
+{
+	g_object_unref(handshake->tls);
+	g_object_unref(handshake->local);
+	g_object_unref(handshake->remote);
+	g_free(handshake);
+}
 
 static void
 fleet_sim_handshake_cb(GObject *source, GAsyncResult *result, gpointer user_data)
@@ -630,9 +640,26 @@ fleet_sim_handshake_cb(GObject *source, GAsyncResult *result, gpointer user_data
 					 handshake->remote,
 					 &error))
 		g_warning("accepting a connection: %s", error->message);
-	g_object_unref(handshake->local);
-	g_object_unref(handshake->remote);
-	g_free(handshake);
+	fleet_handshake_free(handshake);
+}
+
+/* glib-networking runs each handshake in a thread of GLib's small shared
+ * pool, blocking on the peer: started before the ClientHello is there, the
+ * pool's threads wait on verifier connections whose own handshake threads
+ * wait in the verifier's pool for ours, and both sides stall until
+ * timeouts.  Once the ClientHello has arrived, the client is mid-handshake
+ * and a thread here never waits long. */
+static gboolean
+fleet_sim_client_hello_cb(GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+	FleetHandshake *handshake = user_data;
+
+	g_tls_connection_handshake_async(G_TLS_CONNECTION(handshake->tls),
+					 G_PRIORITY_DEFAULT,
+					 NULL,
+					 fleet_sim_handshake_cb,
+					 handshake);
+	return G_SOURCE_REMOVE;
 }
 
 static void
@@ -645,6 +672,7 @@ fleet_sim_accept_one(FleetSim *sim, FleetAgent *agent, int fd)
 	g_autoptr(GSocketAddress) remote = NULL;
 	g_autoptr(GInetAddress) ip = NULL;
 	g_autoptr(GSocketAddress) local = NULL;
+	g_autoptr(GSource) hello = NULL;
 	FleetHandshake *handshake;
 
 	if (socket == NULL) {
@@ -678,16 +706,15 @@ fleet_sim_accept_one(FleetSim *sim, FleetAgent *agent, int fd)
 			 G_CALLBACK(fleet_sim_accept_certificate_cb),
 			 NULL);
 	/* as SoupServer does for its own sockets: the handshake first (an
-	 * implicit one under libsoup's reads spins) */
+	 * implicit one under libsoup's reads spins), once the client spoke */
 	handshake = g_new0(FleetHandshake, 1);
 	handshake->sim = sim;
+	handshake->tls = g_steal_pointer(&tls);
 	handshake->local = g_steal_pointer(&local);
 	handshake->remote = g_steal_pointer(&remote);
-	g_tls_connection_handshake_async(G_TLS_CONNECTION(tls),
-					 G_PRIORITY_DEFAULT,
-					 NULL,
-					 fleet_sim_handshake_cb,
-					 handshake);
+	hello = g_socket_create_source(socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+	g_source_set_callback(hello, G_SOURCE_FUNC(fleet_sim_client_hello_cb), handshake, NULL);
+	g_source_attach(hello, NULL);
 }
 
 static gboolean
