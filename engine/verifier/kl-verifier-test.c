@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "kl-agent-service.h"
-#include "kl-agent-table.h"
+#include "kl-agent-table-reader.h"
 #include "kl-crypto.h"
 #include "kl-error.h"
 #include "kl-http-server.h"

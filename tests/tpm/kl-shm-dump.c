@@ -9,7 +9,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "kl-agent-table.h"
+#include "kl-agent-table-reader.h"
 
 static void
 kl_shm_dump_record(const KlAgentTableRecord *record)
