@@ -146,7 +146,7 @@ kl_registrar_dbus_handle_delete_agent(KlDBusRegistrar1Manager *manager,
 	KlRegistrarDBusDelete *pending = g_new0(KlRegistrarDBusDelete, 1);
 
 	pending->registrar = g_object_ref(self->registrar);
-	pending->invocation = g_object_ref(invocation);
+	pending->invocation = invocation; /* the handler's reference: answering consumes it */
 	pending->agent_id = g_strdup(agent_id);
 	kl_dbus_auth_check_async(invocation,
 				 self->auth_mode,
