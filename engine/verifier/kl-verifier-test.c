@@ -765,6 +765,8 @@ test_policies(Fixture *fx, gconstpointer data)
 	got = kl_verifier_get_policy(fx->verifier, KL_VERIFIER_POLICY_RUNTIME, "p", &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(got->policy, ==, json_two);
+	/* meta.generator is stored: REST's has_runtime_policy reads it */
+	g_assert_cmpint(got->generator, ==, KL_RUNTIME_POLICY_GENERATOR_LEGACY_ALLOWLIST);
 	names = kl_verifier_list_policies(fx->verifier, KL_VERIFIER_POLICY_RUNTIME, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(names->len, ==, 1);

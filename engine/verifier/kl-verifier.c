@@ -1699,15 +1699,21 @@ kl_verifier_parse_public_key(const gchar *pem, GError **error)
 }
 
 /* Checks a runtime policy as received; returns the text to store: the
- * policy JSON (a DSSE envelope's verified payload). */
+ * policy JSON (a DSSE envelope's verified payload), and its meta.generator
+ * for the allowlists row (has_runtime_policy is generator > 1). */
 static gchar *
-kl_verifier_check_runtime(KlVerifier *self, const gchar *text, const gchar *key_pem, GError **error)
+kl_verifier_check_runtime(KlVerifier *self,
+			  const gchar *text,
+			  const gchar *key_pem,
+			  gint64 *generator,
+			  GError **error)
 {
 	g_autoptr(KlRuntimePolicy) policy = NULL;
 	g_autoptr(GError) local_error = NULL;
 	gsize len = strlen(text);
 	GBytes *document;
 
+	*generator = KL_RUNTIME_POLICY_GENERATOR_EMPTY_ALLOWLIST;
 	if (len == 0) {
 		if (self->require_allow_list_signatures) {
 			g_set_error(error,
@@ -1740,6 +1746,7 @@ kl_verifier_check_runtime(KlVerifier *self, const gchar *text, const gchar *key_
 				    local_error->message);
 			return NULL;
 		}
+		*generator = kl_runtime_policy_get_generator(policy);
 		document = kl_runtime_policy_get_document(policy);
 		return g_strndup(g_bytes_get_data(document, NULL), g_bytes_get_size(document));
 	}
@@ -1759,6 +1766,7 @@ kl_verifier_check_runtime(KlVerifier *self, const gchar *text, const gchar *key_
 			    local_error->message);
 		return NULL;
 	}
+	*generator = kl_runtime_policy_get_generator(policy);
 	return g_strdup(text);
 }
 
@@ -1817,7 +1825,11 @@ kl_verifier_put_policy(KlVerifier *self,
 		return FALSE;
 	}
 	if (kind == KL_VERIFIER_POLICY_RUNTIME) {
-		policy->policy = kl_verifier_check_runtime(self, policy_text, policy_key, error);
+		policy->policy = kl_verifier_check_runtime(self,
+							   policy_text,
+							   policy_key,
+							   &policy->generator,
+							   error);
 		if (policy->policy == NULL)
 			return FALSE;
 		if (tpm_policy != NULL && tpm_policy[0] != '\0') {
@@ -2092,7 +2104,11 @@ kl_verifier_enrol_policy(KlVerifier *self,
 		policy = kl_verifier_policy_new(kind,
 						name != NULL && name[0] != '\0' ? name : agent_id);
 		if (kind == KL_VERIFIER_POLICY_RUNTIME) {
-			policy->policy = kl_verifier_check_runtime(self, text, key_pem, error);
+			policy->policy = kl_verifier_check_runtime(self,
+								   text,
+								   key_pem,
+								   &policy->generator,
+								   error);
 			if (policy->policy == NULL)
 				return FALSE;
 		} else {
