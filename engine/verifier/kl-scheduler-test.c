@@ -124,6 +124,9 @@ test_retry_time(void)
 	g_assert_cmpfloat(kl_scheduler_retry_time(FALSE, 2, 5), ==, 2);
 	g_assert_cmpfloat(kl_scheduler_retry_time(TRUE, 0.5, 3), ==, 0.5);
 	g_assert_cmpfloat(kl_scheduler_retry_time(TRUE, -3, 3), ==, 3);
+	/* max_retries up to 10000: base ** n stops at a day, never overflows */
+	g_assert_cmpfloat(kl_scheduler_retry_time(TRUE, 2, 10000), ==, KL_SCHEDULER_MAX_DELAY);
+	g_assert_cmpfloat(kl_scheduler_retry_time(FALSE, 1e9, 1), ==, KL_SCHEDULER_MAX_DELAY);
 }
 
 int

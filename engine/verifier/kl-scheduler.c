@@ -190,6 +190,7 @@ kl_scheduler_schedule_in(KlScheduler *self, KlSchedulerEntry *entry, gdouble del
 
 	if (!(delay > 0))
 		delay = 0;
+	delay = MIN(delay, KL_SCHEDULER_MAX_DELAY);
 	kl_scheduler_schedule(self, entry, now + (gint64)(delay * G_USEC_PER_SEC));
 }
 
@@ -216,9 +217,10 @@ kl_scheduler_retry_time(gboolean exponential, gdouble base, guint n)
 	gdouble time = 1;
 
 	if (!exponential || !(base > 1))
-		return base < 0 ? -base : base;
-	/* n is at most max_retries: a loop, not libm */
-	for (guint i = 0; i < n; i++)
+		return MIN(base < 0 ? -base : base, KL_SCHEDULER_MAX_DELAY);
+	/* n is at most max_retries: a loop, not libm; base**n overflows
+	 * soon, so it stops at the longest delay */
+	for (guint i = 0; i < n && time < KL_SCHEDULER_MAX_DELAY; i++)
 		time *= base;
-	return time;
+	return MIN(time, KL_SCHEDULER_MAX_DELAY);
 }

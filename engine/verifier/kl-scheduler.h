@@ -42,8 +42,12 @@ void kl_scheduler_schedule_in(KlScheduler *self, KlSchedulerEntry *entry, gdoubl
 void kl_scheduler_cancel(KlScheduler *self, KlSchedulerEntry *entry);
 guint kl_scheduler_get_size(KlScheduler *self);
 
+/* The longest wait the scheduler keeps (seconds): a day, as verifier.conf
+ * bounds its intervals; longer delays and retry times are cut to it. */
+#define KL_SCHEDULER_MAX_DELAY 86400.0
+
 /* Upstream's retry_time (spec §3): @base ** @n when @exponential and
- * @base > 1, else |@base|; seconds. */
+ * @base > 1, else |@base|; seconds, at most KL_SCHEDULER_MAX_DELAY. */
 gdouble kl_scheduler_retry_time(gboolean exponential, gdouble base, guint n);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KlScheduler, kl_scheduler_free)

@@ -627,6 +627,19 @@ test_add_validation(Fixture *fx, gconstpointer data)
 	g_autoptr(KlTestAgent) agent = agent_new(ID_A);
 	g_autoptr(GError) error = NULL;
 
+	{
+		/* a hostile id (D-Bus passes it as is) is refused before its
+		 * policy, named after it, is stored */
+		g_autoptr(JsonObject) body = body_new(agent, agent->port, MASK_NONE, policy, FALSE);
+		g_autoptr(GPtrArray) names = NULL;
+
+		g_assert_false(kl_verifier_add_agent(fx->verifier, "evil\nid", body, &error));
+		g_assert_error(error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT);
+		g_clear_error(&error);
+		names = kl_verifier_list_policies(fx->verifier, KL_VERIFIER_POLICY_RUNTIME, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(names->len, ==, 0);
+	}
 	for (guint i = 0; i < G_N_ELEMENTS(required); i++) {
 		g_autoptr(JsonObject) body = body_new(agent, agent->port, MASK_NONE, "", FALSE);
 		json_object_remove_member(body, required[i]);

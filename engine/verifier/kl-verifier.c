@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kl-agent-client.h"
+#include "kl-agent-id.h"
 #include "kl-agent-table.h"
 #include "kl-base64.h"
 #include "kl-crypto.h"
@@ -2185,9 +2186,13 @@ kl_verifier_add_agent(KlVerifier *self, const gchar *agent_id, JsonObject *body,
 	gchar version_text[KL_API_VERSION_STRING_SIZE];
 	KlVerifierLoop *loop;
 
-	if (agent_id == NULL || agent_id[0] == '\0' ||
-	    strlen(agent_id) > KL_AGENT_TABLE_AGENT_ID_SIZE) {
+	/* before anything is stored: D-Bus passes the caller's string as is */
+	if (agent_id == NULL || strlen(agent_id) > KL_AGENT_TABLE_AGENT_ID_SIZE) {
 		g_set_error(error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT, "agent_id: invalid");
+		return FALSE;
+	}
+	if (!kl_agent_id_validate(agent_id, error)) {
+		kl_error_convert(error);
 		return FALSE;
 	}
 	if (!kl_verifier_get_nullable_string(body, "v", &v, error) ||

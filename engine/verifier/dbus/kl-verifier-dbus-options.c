@@ -29,8 +29,15 @@ kl_verifier_dbus_option_to_json(const gchar *key, GVariant *value, GError **erro
 		node = json_node_init_int(json_node_alloc(), g_variant_get_uint32(value));
 	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_INT64)) {
 		node = json_node_init_int(json_node_alloc(), g_variant_get_int64(value));
-	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT64) &&
-		   g_variant_get_uint64(value) <= G_MAXINT64) {
+	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT64)) {
+		if (g_variant_get_uint64(value) > G_MAXINT64) {
+			g_set_error(error,
+				    KL_ERROR,
+				    KL_ERROR_INVALID_ARGUMENT,
+				    "option %s: out of range",
+				    key);
+			return NULL;
+		}
 		node = json_node_init_int(json_node_alloc(), (gint64)g_variant_get_uint64(value));
 	} else if (g_variant_is_of_type(value, G_VARIANT_TYPE_DOUBLE)) {
 		node = json_node_init_double(json_node_alloc(), g_variant_get_double(value));

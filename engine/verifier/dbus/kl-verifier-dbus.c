@@ -562,7 +562,8 @@ kl_verifier_dbus_read_handle_async(GDBusMethodInvocation *invocation,
 	read = g_new0(KlVerifierDbusRead, 1);
 	read->stream = g_unix_input_stream_new(fd, TRUE);
 	read->data = g_byte_array_new();
-	read->max_size = max_size;
+	/* a GByteArray's length is a guint */
+	read->max_size = MIN(max_size, (guint64)G_MAXUINT);
 	g_task_set_task_data(task, read, kl_verifier_dbus_read_free);
 	kl_verifier_dbus_read_next(g_steal_pointer(&task));
 }
