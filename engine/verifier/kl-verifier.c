@@ -97,6 +97,7 @@ struct _KlVerifier {
 	GSource *flush_source;
 	GHashTable *loops;	 /* agent id -> KlVerifierLoop */
 	GHashTable *progress;	 /* agent id -> KlVerifierLoop (reference): to flush */
+	GPtrArray *history;	 /* KlVerifierEvent to store at the next flush */
 	GHashTable *compiled[2]; /* KlVerifierPolicyKind: gint64 id -> KlVerifierCompiled */
 };
 
@@ -299,6 +300,8 @@ kl_verifier_forget_loop(KlVerifier *self, KlVerifierLoop *loop)
 	g_signal_emit(self, signals[SIGNAL_AGENT_REMOVED], 0, agent_id);
 }
 
+static void kl_verifier_flush_history(KlVerifier *self);
+
 /* Deletes the row and the loop (DELETE, or TERMINATED found by the loop). */
 static void
 kl_verifier_finish_delete(KlVerifier *self, KlVerifierLoop *loop)
@@ -307,6 +310,7 @@ kl_verifier_finish_delete(KlVerifier *self, KlVerifierLoop *loop)
 	g_autofree gchar *agent_id = g_strdup(loop->agent->agent_id);
 	gboolean deleted = FALSE;
 
+	kl_verifier_flush_history(self);
 	if (!kl_verifier_store_delete_agent(self->store, agent_id, &deleted, &error))
 		g_warning("agent %s: cannot delete it: %s", agent_id, error->message);
 	kl_verifier_forget_loop(self, loop);
@@ -438,6 +442,34 @@ kl_verifier_finding_level(KlVerifier *self, const KlFinding *finding)
 					    finding->irrecoverable);
 }
 
+/* Findings and revocations go to the store with the next flush, like
+ * progress: one commit per main-loop turn, not one per failed round. */
+static void
+kl_verifier_queue_history(KlVerifier *self, GPtrArray *events)
+{
+	for (guint i = 0; i < events->len; i++)
+		g_ptr_array_add(self->history, g_steal_pointer(&events->pdata[i]));
+	g_ptr_array_set_size(events, 0);
+	if (self->history->len > 0)
+		g_source_set_ready_time(self->flush_source, 0);
+}
+
+/* Stores the queued history: at the flush, and before the store is read
+ * or an agent's history deleted. */
+static void
+kl_verifier_flush_history(KlVerifier *self)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (self->history == NULL || self->history->len == 0)
+		return;
+	if (!kl_verifier_store_add_events(self->store, self->history, &error))
+		g_warning("cannot record %u findings and revocations: %s",
+			  self->history->len,
+			  error->message);
+	g_ptr_array_set_size(self->history, 0);
+}
+
 static void
 kl_verifier_add_history(KlVerifier *self, KlVerifierLoop *loop, gint64 now, GPtrArray *findings)
 {
@@ -456,10 +488,7 @@ kl_verifier_add_history(KlVerifier *self, KlVerifierLoop *loop, gint64 now, GPtr
 						      finding->context_json,
 						      finding->subject));
 	}
-	if (events->len > 0 && !kl_verifier_store_add_events(self->store, events, &error))
-		g_warning("agent %s: cannot record findings: %s",
-			  loop->agent->agent_id,
-			  error->message);
+	kl_verifier_queue_history(self, events);
 }
 
 /* A revocation or comm_error notification (spec §9) to the other agents
@@ -511,10 +540,7 @@ kl_verifier_notify(KlVerifier *self,
 					      level,
 					      msg,
 					      NULL));
-	if (!kl_verifier_store_add_events(self->store, events, &error))
-		g_warning("agent %s: cannot record the revocation: %s",
-			  agent->agent_id,
-			  error->message);
+	kl_verifier_queue_history(self, events);
 	g_signal_emit(self,
 		      signals[SIGNAL_REVOCATION],
 		      0,
@@ -1210,6 +1236,7 @@ kl_verifier_flush_dispatch(GSource *source, GSourceFunc callback, gpointer user_
 	gpointer value;
 
 	g_source_set_ready_time(source, -1);
+	kl_verifier_flush_history(self);
 	if (g_hash_table_size(self->progress) == 0)
 		return G_SOURCE_CONTINUE;
 	loops = g_ptr_array_new_with_free_func((GDestroyNotify)kl_verifier_loop_unref);
@@ -1382,6 +1409,7 @@ kl_verifier_finalize(GObject *object)
 		g_source_unref(self->flush_source);
 	}
 	g_clear_pointer(&self->progress, g_hash_table_unref);
+	g_clear_pointer(&self->history, g_ptr_array_unref);
 	g_clear_pointer(&self->loops, g_hash_table_unref);
 	g_clear_pointer(&self->compiled[0], g_hash_table_unref);
 	g_clear_pointer(&self->compiled[1], g_hash_table_unref);
@@ -1568,6 +1596,7 @@ kl_verifier_new(const KlVerifierOptions *options, KlVerifierStore *store, GError
 					    g_str_equal,
 					    NULL,
 					    (GDestroyNotify)kl_verifier_loop_unref);
+	self->history = g_ptr_array_new_with_free_func((GDestroyNotify)kl_verifier_event_free);
 	self->progress = g_hash_table_new_full(g_str_hash,
 					       g_str_equal,
 					       NULL,
@@ -1988,6 +2017,7 @@ kl_verifier_delete_agent(KlVerifier *self, const gchar *agent_id, gboolean *pend
 			*pending = TRUE;
 		return TRUE;
 	}
+	kl_verifier_flush_history(self);
 	if (!kl_verifier_store_delete_agent(self->store, agent_id, &deleted, error))
 		return FALSE;
 	kl_verifier_forget_loop(self, loop);
@@ -2342,6 +2372,7 @@ kl_verifier_add_agent(KlVerifier *self, const gchar *agent_id, JsonObject *body,
 		goto failed;
 	if (!kl_verifier_insert_loop(self, loop, error)) {
 		gboolean deleted;
+		kl_verifier_flush_history(self);
 		kl_verifier_store_delete_agent(self->store, agent_id, &deleted, NULL);
 		kl_verifier_loop_unref(loop);
 		return FALSE;
@@ -2366,11 +2397,13 @@ kl_verifier_list_events(KlVerifier *self,
 {
 	if (kl_verifier_lookup(self, agent_id, error) == NULL)
 		return NULL;
+	kl_verifier_flush_history(self);
 	return kl_verifier_store_list_events(self->store, agent_id, kind, max, error);
 }
 
 GPtrArray *
 kl_verifier_list_events_since(KlVerifier *self, gint64 since, guint max, GError **error)
 {
+	kl_verifier_flush_history(self);
 	return kl_verifier_store_list_events_since(self->store, since, max, error);
 }
