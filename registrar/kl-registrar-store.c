@@ -201,7 +201,6 @@ GPtrArray *
 kl_registrar_store_list_agents(KlRegistrarStore *self, gboolean active_only, GError **error)
 {
 	g_autoptr(KlStoreQuery) query = NULL;
-	g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
 
 	g_return_val_if_fail(self != NULL, NULL);
 
@@ -213,16 +212,7 @@ kl_registrar_store_list_agents(KlRegistrarStore *self, gboolean active_only, GEr
 	if (query == NULL)
 		return NULL;
 	kl_store_query_bind_boolean(query, 1, active_only);
-	for (;;) {
-		gboolean has_row = FALSE;
-
-		if (!kl_store_query_step(query, &has_row, error))
-			return NULL;
-		if (!has_row)
-			break;
-		g_ptr_array_add(ids, kl_store_query_dup_text(query, 0));
-	}
-	return g_steal_pointer(&ids);
+	return kl_store_query_collect_texts(query, error);
 }
 
 gboolean

@@ -925,6 +925,22 @@ kl_store_query_exec(KlStoreQuery *query, GError **error)
 	return TRUE;
 }
 
+GPtrArray *
+kl_store_query_collect_texts(KlStoreQuery *query, GError **error)
+{
+	g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func(g_free);
+
+	for (;;) {
+		gboolean has_row = FALSE;
+
+		if (!kl_store_query_step(query, &has_row, error))
+			return NULL;
+		if (!has_row)
+			return g_steal_pointer(&texts);
+		g_ptr_array_add(texts, kl_store_query_dup_text(query, 0));
+	}
+}
+
 gboolean
 kl_store_query_is_null(KlStoreQuery *query, gint column)
 {

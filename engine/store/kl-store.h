@@ -114,6 +114,8 @@ void kl_store_query_bind_blob(KlStoreQuery *query, gint param, const guint8 *dat
 void kl_store_query_bind_bytes(KlStoreQuery *query, gint param, GBytes *bytes);
 gboolean kl_store_query_step(KlStoreQuery *query, gboolean *has_row, GError **error);
 gboolean kl_store_query_exec(KlStoreQuery *query, GError **error);
+/* Runs @query to the end: the first column of every row, as strings. */
+GPtrArray *kl_store_query_collect_texts(KlStoreQuery *query, GError **error);
 gboolean kl_store_query_is_null(KlStoreQuery *query, gint column);
 const gchar *kl_store_query_get_text(KlStoreQuery *query, gint column);
 gchar *kl_store_query_dup_text(KlStoreQuery *query, gint column);

@@ -577,22 +577,6 @@ get_clock_info(KlStoreQuery *query, gint column, KlVerifierAgent *agent, GError 
 	return TRUE;
 }
 
-/* The first column of every row, as strings. */
-static GPtrArray *
-kl_verifier_store_collect_texts(KlStoreQuery *query, GError **error)
-{
-	g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func(g_free);
-
-	for (;;) {
-		gboolean has_row = FALSE;
-		if (!kl_store_query_step(query, &has_row, error))
-			return NULL;
-		if (!has_row)
-			return g_steal_pointer(&texts);
-		g_ptr_array_add(texts, kl_store_query_dup_text(query, 0));
-	}
-}
-
 /* Agents */
 
 /* The order of the columns in every statement below. */
@@ -884,7 +868,7 @@ kl_verifier_store_list_agent_ids(KlVerifierStore *self, const gchar *verifier_id
 	if (query == NULL)
 		return NULL;
 	kl_store_query_bind_text(query, 1, verifier_id);
-	return kl_verifier_store_collect_texts(query, error);
+	return kl_store_query_collect_texts(query, error);
 }
 
 GPtrArray *
@@ -1366,7 +1350,7 @@ kl_verifier_store_list_policy_names(KlVerifierStore *self,
 				   error);
 	if (query == NULL)
 		return NULL;
-	return kl_verifier_store_collect_texts(query, error);
+	return kl_store_query_collect_texts(query, error);
 }
 
 /* History */
