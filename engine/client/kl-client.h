@@ -33,9 +33,11 @@
 
 G_BEGIN_DECLS
 
-#define KL_CLIENT_BUS_NAME    "org.keylime.Verifier1"
-#define KL_CLIENT_OBJECT_PATH "/org/keylime/Verifier1"
-#define KL_CLIENT_MAX_EVENTS  10000
+#define KL_CLIENT_BUS_NAME		"org.keylime.Verifier1"
+#define KL_CLIENT_OBJECT_PATH		"/org/keylime/Verifier1"
+#define KL_CLIENT_REGISTRAR_BUS_NAME	"org.keylime.Registrar1"
+#define KL_CLIENT_REGISTRAR_OBJECT_PATH "/org/keylime/Registrar1"
+#define KL_CLIENT_MAX_EVENTS		10000
 
 typedef enum {
 	KL_CLIENT_POLICY_RUNTIME,	/* runtime policies (allowlists) */
@@ -127,6 +129,28 @@ void kl_client_enroll_agent_async(KlClient *self,
 				  GAsyncReadyCallback callback,
 				  gpointer user_data);
 gchar *kl_client_enroll_agent_finish(KlClient *self, GAsyncResult *result, GError **error);
+
+/*
+ * The enrollment wizards' list: org.keylime.Registrar1's activated agents
+ * (on the same bus connection) that the verifier does not attest yet,
+ * sorted.  Finishes with a GStrv; with G_DBUS_ERROR_SERVICE_UNKNOWN when
+ * the registrar is not on the bus (it is D-Bus activated on a system bus).
+ * Implemented in kl-client-registrar.c.
+ */
+void kl_client_list_unenrolled_agents_async(KlClient *self,
+					    GCancellable *cancellable,
+					    GAsyncReadyCallback callback,
+					    gpointer user_data);
+GStrv kl_client_list_unenrolled_agents_finish(KlClient *self, GAsyncResult *result, GError **error);
+/* Registrar1.GetAgent: the record as an a{sv} (agent_id, ip, port, regcount,
+ * active, ...), for the wizards' review page. */
+void kl_client_get_registered_agent_async(KlClient *self,
+					  const gchar *agent_id,
+					  GCancellable *cancellable,
+					  GAsyncReadyCallback callback,
+					  gpointer user_data);
+GVariant *
+kl_client_get_registered_agent_finish(KlClient *self, GAsyncResult *result, GError **error);
 
 /* Named policies; the policy is read from @policy_fd (duplicated). */
 void kl_client_add_policy_async(KlClient *self,
