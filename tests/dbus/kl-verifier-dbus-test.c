@@ -32,6 +32,7 @@
 #include "kl-verifier-dbus-enroll.h"
 #include "kl-verifier-dbus.h"
 #include "kl-x509.h"
+#include "kl-zip-writer.h"
 
 #define KL_TEST_WAIT_MS	      60000
 #define KL_TEST_AGENT_ID      "d432fbb3-d2f1-4a97-9ef7-75bd81c00000"
@@ -1296,6 +1297,60 @@ test_verifier_dbus_enroll(Fixture *fx, gconstpointer data)
 	g_assert_cmpstr(kl_dbus_verifier1_agent_get_runtime_policy(agent), ==, "enroll-policy");
 }
 
+/* EnrollAgent with a certificate package a console made: the verifier
+ * keeps the package's metadata and revocation key for the agent. */
+static void
+test_verifier_dbus_enroll_package(Fixture *fx, gconstpointer data)
+{
+	const gchar *metadata = "{\"cert_serial\": 7, \"subject\": \"CN=agent\"}";
+	const gchar *revocation_key = "-----BEGIN PRIVATE KEY-----\nnot checked here\n";
+	g_autoptr(KlZipWriter) zip = kl_zip_writer_new();
+	g_autoptr(GBytes) readme = g_bytes_new_static("hello\n", 6);
+	g_autoptr(GBytes) package = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KlVerifierAgent) agent = NULL;
+	GVariantBuilder options;
+
+	g_assert_true(kl_zip_writer_add(zip, "readme.txt", readme, 0644, &error));
+	package = kl_zip_writer_finish(zip, &error);
+	g_assert_no_error(error);
+
+	g_variant_builder_init(&options, G_VARIANT_TYPE("a{sv}"));
+	g_variant_builder_add(&options, "{sv}", "agent_id", g_variant_new_string(KL_TEST_AGENT_ID));
+	g_variant_builder_add(&options, "{sv}", "cert_package", g_variant_new_boolean(TRUE));
+	g_variant_builder_add(&options, "{sv}", "metadata", g_variant_new_string(metadata));
+	g_variant_builder_add(&options,
+			      "{sv}",
+			      "revocation_key",
+			      g_variant_new_string(revocation_key));
+	reply = fx_enroll(fx,
+			  g_variant_builder_end(&options),
+			  g_bytes_get_data(package, NULL),
+			  g_bytes_get_size(package),
+			  &error);
+	g_assert_no_error(error);
+	agent = kl_verifier_get_agent(fx->verifier, KL_TEST_AGENT_ID, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(agent->revocation_key, ==, revocation_key);
+	g_assert_nonnull(strstr(agent->meta_data, "\"cert_serial\": 7"));
+	g_clear_pointer(&reply, g_variant_unref);
+
+	/* metadata that is not a JSON object is refused by name */
+	g_variant_builder_init(&options, G_VARIANT_TYPE("a{sv}"));
+	g_variant_builder_add(&options, "{sv}", "agent_id", g_variant_new_string("other-agent"));
+	g_variant_builder_add(&options, "{sv}", "cert_package", g_variant_new_boolean(TRUE));
+	g_variant_builder_add(&options, "{sv}", "metadata", g_variant_new_string("[1]"));
+	reply = fx_enroll(fx,
+			  g_variant_builder_end(&options),
+			  g_bytes_get_data(package, NULL),
+			  g_bytes_get_size(package),
+			  &error);
+	g_assert_null(reply);
+	g_assert_error(error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT);
+	g_assert_nonnull(strstr(error->message, "metadata"));
+}
+
 /* Options the flow cannot take are refused before anything runs. */
 static void
 test_verifier_dbus_enroll_refused(Fixture *fx, gconstpointer data)
@@ -1309,6 +1364,9 @@ test_verifier_dbus_enroll_refused(Fixture *fx, gconstpointer data)
 		{"agent_id", "s", "", "agent_id"},
 		{"colour", "s", "blue", "colour"},
 		{"verify", "s", "yes", "verify"},
+		/* a package's metadata and key only travel with a package */
+		{"metadata", "s", "{}", "metadata"},
+		{"revocation_key", "s", "PEM", "revocation_key"},
 	};
 	g_autoptr(GError) error = NULL;
 
@@ -1381,6 +1439,12 @@ main(int argc, char **argv)
 		   GUINT_TO_POINTER(KL_TEST_SAME_USER),
 		   fx_setup,
 		   test_verifier_dbus_lifecycle,
+		   fx_teardown);
+	g_test_add("/verifier-dbus/enroll-package",
+		   Fixture,
+		   GUINT_TO_POINTER(KL_TEST_ENROLL),
+		   fx_setup,
+		   test_verifier_dbus_enroll_package,
 		   fx_teardown);
 	g_test_add("/verifier-dbus/reenrolled-policy",
 		   Fixture,
