@@ -9,8 +9,7 @@ echo "1..$#"
 n=0
 for page in "$@"; do
 	n=$((n + 1))
-	out=$(LC_ALL=C.UTF-8 "$groff" -z -ww -man "$page" 2>&1)
-	if [ $? -eq 0 ] && [ -z "$out" ]; then
+	if out=$(LC_ALL=C.UTF-8 "$groff" -z -ww -man "$page" 2>&1) && [ -z "$out" ]; then
 		echo "ok $n - $(basename "$page")"
 	else
 		echo "not ok $n - $(basename "$page")"

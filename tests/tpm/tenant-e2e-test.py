@@ -372,6 +372,9 @@ def unreachable_services_and_usage_errors_have_their_exit_codes():
     tenant("-c", "add", "--include", WORK, expect=2)
     tenant("-c", "add", "--verify", expect=2)
     tenant("-c", "showruntimepolicy", expect=2)
+    tenant("-c", "add", "-f", os.path.join(WORK, "no-such-payload"), expect=2)
+    tenant("-c", "add", "--runtime-policy", PAYLOAD, expect=2)  # not a policy
+    tenant("-c", "add", "--tpm_policy", "{not json", expect=2)
     tenant("-c", "cvstatus", conf=os.path.join(WORK, "missing.conf"), expect=2)
 
 
