@@ -92,14 +92,14 @@ def assert_not_on_verifier():
     tenant("-c", "cvstatus", expect=1)
 
 
-def write_conf(path, cert_store):
+def write_conf(path, cert_store, max_retries=20):
     with open(path, "w") as f:
         f.write(f"""[tenant]
 tls_dir = {CV_CA}
 tpm_cert_store = {cert_store}
 require_ek_cert = True
 retry_interval = 0.2
-max_retries = 20
+max_retries = {max_retries}
 exponential_backoff = False
 request_timeout = 10
 """)
@@ -322,6 +322,23 @@ def delete_removes_the_agent():
     assert "404" in stderr, stderr
     # regstatus still finds it: delete is the verifier's
     tenant("-c", "regstatus")
+
+
+@test
+def verify_failure_stops_the_agent_on_the_verifier():
+    # a PCR 23 the TPM does not hold: the verifier fails the first quote,
+    # never sends V, so the agent never derives K
+    conf = os.path.join(WORK, "tenant-quick.conf")
+    write_conf(conf, CERT_STORE, max_retries=4)
+    policy = json.dumps({"23": ["ff" * 32], "mask": "0x800000"})
+    stdout, stderr = tenant("-c", "add", "-f", PAYLOAD, "--tpm_policy", policy, "--verify",
+                            "--json", conf=conf, expect=1)
+    doc = json.loads(stdout)
+    assert doc["step"] == "verify", doc
+    assert "stopped on the verifier\n" in stderr, stderr
+    assert cv_state() == "Tenant Quote Failed"
+    tenant("-c", "delete")
+    assert_not_on_verifier()
 
 
 @test
