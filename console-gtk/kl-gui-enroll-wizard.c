@@ -209,6 +209,7 @@ kl_gui_enroll_wizard_record_cb(GObject *source, GAsyncResult *result, gpointer u
 	KlGuiEnrollWizard *self;
 	const gchar *ip = NULL;
 	gint64 port = 0;
+	g_autofree gchar *port_text = NULL;
 	g_autofree gchar *text = NULL;
 
 	if (record == NULL && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -225,10 +226,9 @@ kl_gui_enroll_wizard_record_cb(GObject *source, GAsyncResult *result, gpointer u
 		if (g_variant_lookup(record, "port", "i", &port32))
 			port = port32;
 	}
+	port_text = g_strdup_printf("%" G_GINT64_FORMAT, port);
 	/* TRANSLATORS: the registrar's record of an agent: address and port */
-	text = g_strdup_printf(_("Registered at %s, port %" G_GINT64_FORMAT "."),
-			       ip != NULL ? ip : "?",
-			       port);
+	text = g_strdup_printf(_("Registered at %s, port %s."), ip != NULL ? ip : "?", port_text);
 	gtk_label_set_text(self->agent_label, text);
 }
 
