@@ -537,6 +537,8 @@ kl_gui_agent_page_dispose(GObject *object)
 	}
 	g_clear_object(&self->client);
 	gtk_widget_dispose_template(GTK_WIDGET(self), KL_TYPE_GUI_AGENT_PAGE);
+	/* the template's root box is not bound: unparent it here */
+	kl_gui_format_unparent_children(GTK_WIDGET(self));
 	G_OBJECT_CLASS(kl_gui_agent_page_parent_class)->dispose(object);
 }
 

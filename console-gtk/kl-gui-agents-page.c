@@ -167,11 +167,26 @@ kl_gui_agents_page_set_state_filter(KlGuiAgentsPage *self, gint state)
 	gtk_drop_down_set_selected(self->state_dropdown, (guint)(state + 1));
 }
 
+static void
+kl_gui_agents_page_apply_search(KlGuiAgentsPage *self, const gchar *text)
+{
+	g_autofree gchar *folded = text != NULL && text[0] != '\0' ? g_utf8_casefold(text, -1)
+								   : NULL;
+
+	if (g_strcmp0(folded, self->search_text) == 0)
+		return;
+	g_free(self->search_text);
+	self->search_text = g_steal_pointer(&folded);
+	kl_gui_agents_page_refilter(self);
+}
+
 void
 kl_gui_agents_page_set_search_text(KlGuiAgentsPage *self, const gchar *text)
 {
 	g_return_if_fail(KL_IS_GUI_AGENTS_PAGE(self));
 	gtk_editable_set_text(GTK_EDITABLE(self->search_entry), text != NULL ? text : "");
+	/* at once, rather than after the entry's typing delay */
+	kl_gui_agents_page_apply_search(self, text);
 }
 
 void
@@ -203,13 +218,8 @@ kl_gui_agents_page_sort_by(KlGuiAgentsPage *self, const gchar *column_id, GtkSor
 static void
 kl_gui_agents_page_search_changed_cb(GtkSearchEntry *entry, gpointer user_data)
 {
-	KlGuiAgentsPage *self = KL_GUI_AGENTS_PAGE(user_data);
-	const gchar *text = gtk_editable_get_text(GTK_EDITABLE(entry));
-
-	g_clear_pointer(&self->search_text, g_free);
-	if (text[0] != '\0')
-		self->search_text = g_utf8_casefold(text, -1);
-	kl_gui_agents_page_refilter(self);
+	kl_gui_agents_page_apply_search(KL_GUI_AGENTS_PAGE(user_data),
+					gtk_editable_get_text(GTK_EDITABLE(entry)));
 }
 
 static void
@@ -252,6 +262,8 @@ kl_gui_agents_page_dispose(GObject *object)
 	if (self->sort_model != NULL)
 		g_signal_handlers_disconnect_by_data(self->sort_model, self);
 	gtk_widget_dispose_template(GTK_WIDGET(self), KL_TYPE_GUI_AGENTS_PAGE);
+	/* the template's root box is not bound: unparent it here */
+	kl_gui_format_unparent_children(GTK_WIDGET(self));
 	g_clear_object(&self->sort_model);
 	g_clear_object(&self->filter_model);
 	g_clear_object(&self->filter);

@@ -40,6 +40,8 @@ kl_gui_events_page_dispose(GObject *object)
 	KlGuiEventsPage *self = KL_GUI_EVENTS_PAGE(object);
 
 	gtk_widget_dispose_template(GTK_WIDGET(self), KL_TYPE_GUI_EVENTS_PAGE);
+	/* the template's root box is not bound: unparent it here */
+	kl_gui_format_unparent_children(GTK_WIDGET(self));
 	g_clear_object(&self->selection);
 	g_clear_object(&self->client);
 	G_OBJECT_CLASS(kl_gui_events_page_parent_class)->dispose(object);

@@ -117,3 +117,12 @@ kl_gui_format_add_to_scope(GtkWidgetClass *widget_class)
 	gtk_widget_class_set_template_scope(widget_class, scope);
 	g_object_unref(scope);
 }
+
+void
+kl_gui_format_unparent_children(GtkWidget *widget)
+{
+	GtkWidget *child;
+
+	while ((child = gtk_widget_get_first_child(widget)) != NULL)
+		gtk_widget_unparent(child);
+}

@@ -2,7 +2,8 @@
  * kl-gui-format: how keylime-console shows an agent's fields — times,
  * counters, the state's translated label and CSS class — as plain
  * functions and as GtkBuilder closures for the list factories
- * (kl_gui_format_add_to_scope()).
+ * (kl_gui_format_add_to_scope()), and the one chore the pages share in
+ * dispose.
  */
 #pragma once
 
@@ -14,6 +15,9 @@ G_BEGIN_DECLS
 gchar *kl_gui_format_time(guint64 unix_seconds);
 /* one of kl-state-ok, -busy, -failed, -stopped (style.css) */
 const gchar *kl_gui_format_state_css_class(guint state);
+
+/* unparents every child of @widget (the dispose of a GtkWidget subclass) */
+void kl_gui_format_unparent_children(GtkWidget *widget);
 
 /* registers the closures below in the template scope of @widget_class */
 void kl_gui_format_add_to_scope(GtkWidgetClass *widget_class);

@@ -13,6 +13,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "kl-gui-format.h"
 #include "kl-gui-policy-chooser.h"
 
 struct _KlGuiPolicyChooser {
@@ -263,6 +264,8 @@ kl_gui_policy_chooser_dispose(GObject *object)
 		g_clear_object(&self->file_chooser);
 	}
 	gtk_widget_dispose_template(GTK_WIDGET(self), KL_TYPE_GUI_POLICY_CHOOSER);
+	/* the template's root box is not bound: unparent it here */
+	kl_gui_format_unparent_children(GTK_WIDGET(self));
 	g_clear_object(&self->names);
 	g_clear_object(&self->client);
 	G_OBJECT_CLASS(kl_gui_policy_chooser_parent_class)->dispose(object);
