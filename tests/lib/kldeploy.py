@@ -43,7 +43,8 @@ the same directory finds its agents registered and enrolled as they were.
 each process group, KILL after a grace period, secure-dir tmpfs unmounted.
 
 Tests: `echo=True` copies daemon output to stdout as TAP comments;
-`quote_interval`, `verifier_env` and `agent_env` tune the daemons;
+`quote_interval`, `verifier_env` and `agent_env` tune the daemons,
+`programs` names binaries outside `build_dir` ({"keylime_agent": path});
 `processes[name]` is a `Process` (wait_for/mark/stop/kill) and
 `start(name)` (re)starts one of "registrar", "verifier", "emulator-N";
 `add_agent()` brings up another agent on a swtpm of its own (no emulator:
@@ -284,10 +285,11 @@ class Deployment:
     """See the module docstring."""
 
     def __init__(self, directory, build_dir=None, echo=False, quote_interval=2.0,
-                 verifier_env=None, agent_env=None, agent_id=None):
+                 verifier_env=None, agent_env=None, agent_id=None, programs=None):
         self.dir = os.path.abspath(directory)
         self.build_dir = os.path.abspath(build_dir or os.environ.get("KL_BUILD_DIR") or
                                          os.path.join(SOURCE_ROOT, "build"))
+        self.programs = dict(programs or {})
         self.echo = echo
         self.quote_interval = quote_interval
         self.verifier_env = dict(verifier_env or {})
@@ -331,7 +333,8 @@ class Deployment:
         os.replace(tmp, os.path.join(self.run_dir, "pids.json"))
 
     def _port(self, name):
-        """A port kept in state.json; another one when it is taken now."""
+        """A port for the daemon about to bind it: the one kept in
+        state.json, another one when that is taken now."""
         port = self.state["ports"].get(name)
         if port is None or not _port_free(port):
             port = free_port()
@@ -383,7 +386,9 @@ class Deployment:
         return os.path.join(self.dir, "tpm_cert_store")
 
     def program(self, name):
-        return os.path.join(self.build_dir, PROGRAMS[name])
+        """The path of @name (a key of PROGRAMS): from `programs`, else
+        under the build directory."""
+        return self.programs.get(name) or os.path.join(self.build_dir, PROGRAMS[name])
 
     def env(self):
         """os.environ with this deployment's bus: for gdbus, busctl,
@@ -636,7 +641,7 @@ class Deployment:
             "KEYLIME_VERIFIER_TLS_DIR": "default",
             "KEYLIME_VERIFIER_QUOTE_INTERVAL": str(self.quote_interval),
             "KEYLIME_VERIFIER_REGISTRAR_IP": "127.0.0.1",
-            "KEYLIME_VERIFIER_REGISTRAR_PORT": str(self._port("registrar-tls")),
+            "KEYLIME_VERIFIER_REGISTRAR_PORT": str(self.registrar_tls_port),
         })
         env.update(self.verifier_env)
         proc = self._spawn("verifier", [self.program("keylime_verifier"), "--config",
