@@ -47,17 +47,24 @@ Tests: `echo=True` copies daemon output to stdout as TAP comments;
 `programs` names binaries outside `build_dir` ({"keylime_agent": path});
 `processes[name]` is a `Process` (wait_for/mark/stop/kill) and
 `start(name)` (re)starts one of "registrar", "verifier", "emulator-N";
-`add_agent()` brings up another agent on a swtpm of its own (no emulator:
+`progress` is called with a short line for each step of up();
+`verifier_request()`, `agent_state()`, `registrar_record()`,
+`enrollment_body()` and `enroll()` speak REST with the tenant's
+certificate (an agent enrolled as upstream's tenant would, without
+keylime_tenant); `add_agent()` brings up another agent on a swtpm of its own (no emulator:
 its PCR 10 stays empty, enroll it without a runtime policy);
 `ima_ng_line()`/`append_ima_entry()`/`append_ima_line()` grow an emulated log.
 """
+import base64
 import hashlib
+import http.client
 import json
 import os
 import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -285,11 +292,13 @@ class Deployment:
     """See the module docstring."""
 
     def __init__(self, directory, build_dir=None, echo=False, quote_interval=2.0,
-                 verifier_env=None, agent_env=None, agent_id=None, programs=None):
+                 verifier_env=None, agent_env=None, agent_id=None, programs=None,
+                 progress=None):
         self.dir = os.path.abspath(directory)
         self.build_dir = os.path.abspath(build_dir or os.environ.get("KL_BUILD_DIR") or
                                          os.path.join(SOURCE_ROOT, "build"))
         self.programs = dict(programs or {})
+        self.progress = progress or (lambda message: None)
         self.echo = echo
         self.quote_interval = quote_interval
         self.verifier_env = dict(verifier_env or {})
@@ -433,16 +442,24 @@ class Deployment:
             self.state["agents"] = [{"id": str(uuid.uuid4())}]
         self._save_state()
         try:
+            self.progress("a private D-Bus bus")
             self._start_dbus()
+            self.progress("TLS certificates (keylime_ca)")
             self._make_tls()
+            self.progress("a software TPM (swtpm, tpm2-abrmd)")
             self._start_tpm(1, abrmd=True)
+            self.progress("keylime_registrar")
             self.start("registrar")
+            self.progress("keylime_verifier")
             self.start("verifier")
             self._write_tenant_conf()
+            self.progress("keylime_ima_emulator (the sample IMA log into PCR 10)")
             self._boot_ima_log(1)
             self.start("emulator-1")
+            self.progress("keylime_agent")
             self._start_agent(1)
             for number in range(2, len(self.state["agents"]) + 1):
+                self.progress(f"agent {number}")
                 self._start_tpm(number, abrmd=False)
                 self._boot_ima_log(number)
                 self._start_agent(number)
@@ -730,6 +747,103 @@ class Deployment:
         with open(self.tenant_conf, "w") as f:
             f.write("# keylime_tenant for the deployment in this directory (kldeploy)\n")
             conf.write(f)
+
+    # --- REST, as the tenant --------------------------------------------
+
+    def tls_context(self):
+        """Trusts cv_ca and presents the tenant's client certificate."""
+        ctx = ssl.create_default_context(cafile=os.path.join(self.cv_ca, "cacert.crt"))
+        ctx.check_hostname = False  # Keylime identifies peers by chain, not name
+        ctx.load_cert_chain(os.path.join(self.cv_ca, "client-cert.crt"),
+                            os.path.join(self.cv_ca, "client-private.pem"))
+        return ctx
+
+    def _request(self, port, method, path, body=None):
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=30,
+                                           context=self.tls_context())
+        headers = {"Connection": "close"}
+        data = None
+        if body is not None:
+            data = json.dumps(body)
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, path, body=data, headers=headers)
+            resp = conn.getresponse()
+            text = resp.read()
+        finally:
+            conn.close()
+        return resp.status, (json.loads(text) if text else None)
+
+    def verifier_request(self, method, path, body=None):
+        """(HTTP status, envelope or None) of one verifier request."""
+        return self._request(self.verifier_port, method, path, body)
+
+    def registrar_record(self, agent_id=None):
+        """The registrar's record of the agent (aik_tpm, mtls_cert, ip...)."""
+        status, env = self._request(self.registrar_tls_port, "GET",
+                                    f"/v2.1/agents/{agent_id or self.agent_id}")
+        if status != 200:
+            raise DeployError(f"registrar: {status} {env}")
+        return env["results"]
+
+    def agent_state(self, agent_id=None):
+        """The verifier's operational_state of the agent (3: Get Quote,
+        9: Invalid Quote), None when it is not enrolled."""
+        status, env = self.verifier_request("GET", f"/v2.1/agents/{agent_id or self.agent_id}")
+        if status == 404:
+            return None
+        if status != 200:
+            raise DeployError(f"verifier: {status} {env}")
+        return env["results"]["operational_state"]
+
+    def enrollment_body(self, agent_id=None, runtime_policy="", tpm_policy=None,
+                        policy_name=""):
+        """Upstream's tenant body (spec §2.3) from the registrar record;
+        revocations signed with cv_ca's RevocationNotifier key, which the
+        agents trust."""
+        agent_id = agent_id or self.agent_id
+        record = self.registrar_record(agent_id)
+        with open(os.path.join(self.cv_ca, "RevocationNotifier-private.pem")) as f:
+            revocation_key = f.read()
+        return {
+            "v": None,
+            "cloudagent_ip": record["ip"],
+            "cloudagent_port": record["port"],
+            "tpm_policy": json.dumps(tpm_policy or {"mask": "0x0"}),
+            "runtime_policy": base64.b64encode(runtime_policy.encode()).decode(),
+            "runtime_policy_name": policy_name,
+            "runtime_policy_key": "",
+            "mb_policy": None,
+            "mb_policy_name": "",
+            "ima_sign_verification_keys": "",
+            "metadata": json.dumps({"cert_serial": 1, "subject": f"CN={agent_id}"}),
+            "revocation_key": revocation_key,
+            "accept_tpm_hash_algs": ["sha512", "sha384", "sha256"],
+            "accept_tpm_encryption_algs": ["ecc", "rsa"],
+            "accept_tpm_signing_algs": ["ecschnorr", "rsassa"],
+            "ak_tpm": record["aik_tpm"],
+            "mtls_cert": record["mtls_cert"],
+            "supported_version": "2.6",
+        }
+
+    def runtime_policy(self, agent_id=None):
+        """keylime-policy's runtime policy for the agent's log as it is now."""
+        return subprocess.run([self.program("keylime-policy"), "create", "runtime",
+                               "--ima-measurement-list", self.ima_log(agent_id)],
+                              capture_output=True, text=True, check=True).stdout
+
+    def enroll(self, agent_id=None, runtime_policy=None, tpm_policy=None, policy_name=""):
+        """Adds the agent to the verifier over REST (no U/V payload); by
+        default with a runtime policy of its current log and PCR 10 in the
+        tpm_policy, as the demo does."""
+        if runtime_policy is None:
+            runtime_policy = self.runtime_policy(agent_id)
+            tpm_policy = tpm_policy or {"mask": "0x400"}
+        body = self.enrollment_body(agent_id, runtime_policy, tpm_policy, policy_name)
+        status, env = self.verifier_request("POST", f"/v2.6/agents/{agent_id or self.agent_id}",
+                                            body)
+        if status != 200:
+            raise DeployError(f"verifier: {status} {env}")
 
     # --- the emulated machine ------------------------------------------
 

@@ -12,7 +12,6 @@ stopped, the shared-memory table against D-Bus, and that admin routes
 refuse clients without a certificate from the verifier's CA.  The
 deployment is tests/lib/kldeploy.py's, in the wrapper's directory.
 """
-import base64
 import http.client
 import http.server
 import json
@@ -45,7 +44,6 @@ IMA_LOG = os.path.join(WORK, "agent-1", "ima.log")
 OTHER_CA = os.path.join(WORK, "other-ca")
 VERIFIER_DIR = os.path.join(WORK, "keylime")
 CV_CA = os.path.join(VERIFIER_DIR, "cv_ca")
-REVOCATION_CA = CV_CA
 AGENT_PORTS = {}
 DBUS_NAME = "org.keylime.Verifier1"
 DBUS_PATH = "/org/keylime/Verifier1"
@@ -236,13 +234,6 @@ def cv_state(agent_id):
     return None if results is None else results["operational_state"]
 
 
-def registrar_record(agent_id):
-    status, env = kltest.request(DEPLOYMENT.registrar_tls_port, "GET", f"{API}/agents/{agent_id}",
-                                 ctx=tenant_ctx())
-    assert status == 200, env
-    return env["results"]
-
-
 def db_row(agent_id, column):
     """A column of verifiermain as the verifier committed it (sqlite3 CLI-free:
     python's module reads the WAL too)."""
@@ -278,29 +269,7 @@ def runtime_policy():
 
 def enrollment(agent_id, policy_text, tpm_policy, policy_name=""):
     """Upstream's tenant body (spec §2.3), from the registrar record."""
-    record = registrar_record(agent_id)
-    with open(os.path.join(REVOCATION_CA, "RevocationNotifier-private.pem")) as f:
-        revocation_key = f.read()
-    return {
-        "v": None,
-        "cloudagent_ip": record["ip"],
-        "cloudagent_port": record["port"],
-        "tpm_policy": json.dumps(tpm_policy),
-        "runtime_policy": base64.b64encode(policy_text.encode()).decode(),
-        "runtime_policy_name": policy_name,
-        "runtime_policy_key": "",
-        "mb_policy": None,
-        "mb_policy_name": "",
-        "ima_sign_verification_keys": "",
-        "metadata": json.dumps({"cert_serial": 1, "subject": f"CN={agent_id}"}),
-        "revocation_key": revocation_key,
-        "accept_tpm_hash_algs": ["sha512", "sha384", "sha256"],
-        "accept_tpm_encryption_algs": ["ecc", "rsa"],
-        "accept_tpm_signing_algs": ["ecschnorr", "rsassa"],
-        "ak_tpm": record["aik_tpm"],
-        "mtls_cert": record["mtls_cert"],
-        "supported_version": "2.6",
-    }
+    return DEPLOYMENT.enrollment_body(agent_id, policy_text, tpm_policy, policy_name)
 
 
 def setup():
