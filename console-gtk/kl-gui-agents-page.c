@@ -1,7 +1,7 @@
 /*
- * KlGuiAgentsPage: kl_client_get_agents() through a GtkFilterListModel
- * (state dropdown, search text) and a GtkSortListModel driven by the
- * column view's sorter.  Cells bind to KlClientAgent properties in the
+ * KlGuiAgentsPage: kl_client_get_agents() through a GtkSortListModel
+ * driven by the column view's sorter, then a GtkFilterListModel (state
+ * dropdown, search text).  Cells bind to KlClientAgent properties in the
  * .ui factories, so a changed field redraws only its cell; the filter and
  * the sort order are re-applied at most once a second after KlClient's
  * "changed", and only when they depend on changing fields.
@@ -30,6 +30,7 @@ struct _KlGuiAgentsPage {
 	GtkColumnViewColumn *column_count;
 	GtkColumnViewColumn *column_failures;
 	GtkColumnViewColumn *column_policy;
+	GtkSingleSelection *selection;
 	GtkCustomFilter *filter;
 	GtkFilterListModel *filter_model;
 	GtkSortListModel *sort_model;
@@ -70,10 +71,9 @@ kl_gui_agents_page_filter_func(gpointer item, gpointer user_data)
 static void
 kl_gui_agents_page_update_count(KlGuiAgentsPage *self)
 {
-	guint shown = g_list_model_get_n_items(G_LIST_MODEL(self->sort_model));
-	guint total = self->client != NULL
-			      ? g_list_model_get_n_items(kl_client_get_agents(self->client))
-			      : 0;
+	GListModel *agents = gtk_sort_list_model_get_model(self->sort_model);
+	guint shown = g_list_model_get_n_items(G_LIST_MODEL(self->filter_model));
+	guint total = agents != NULL ? g_list_model_get_n_items(agents) : 0;
 	g_autofree gchar *text = NULL;
 
 	/* TRANSLATORS: agents shown of all agents, e.g. "12 of 10000" */
@@ -91,10 +91,22 @@ kl_gui_agents_page_items_changed_cb(GListModel *model,
 	kl_gui_agents_page_update_count(KL_GUI_AGENTS_PAGE(user_data));
 }
 
+/*
+ * The operator chose another filter: the rows are rebuilt from the top.
+ * GTK 4.8's list item manager loses its rows ("Duplicate item detected in
+ * list", then an empty view) when one filter change removes and re-adds
+ * thousands of rows of a scrolled view; with the view detached while the
+ * filter changes, it starts afresh.  @rebuild is FALSE for the periodic
+ * re-filter, which keeps the scroll position.
+ */
 static void
-kl_gui_agents_page_refilter(KlGuiAgentsPage *self)
+kl_gui_agents_page_refilter(KlGuiAgentsPage *self, gboolean rebuild)
 {
+	if (rebuild)
+		gtk_single_selection_set_model(self->selection, NULL);
 	gtk_filter_changed(GTK_FILTER(self->filter), GTK_FILTER_CHANGE_DIFFERENT);
+	if (rebuild)
+		gtk_single_selection_set_model(self->selection, G_LIST_MODEL(self->filter_model));
 	kl_gui_agents_page_update_count(self);
 }
 
@@ -112,7 +124,7 @@ kl_gui_agents_page_resort_cb(gpointer user_data)
 	/* states change under a state filter; the other fields are not
 	 * filtered on */
 	if (self->state_filter >= 0)
-		kl_gui_agents_page_refilter(self);
+		kl_gui_agents_page_refilter(self, FALSE);
 	if (sorter != NULL && gtk_sorter_get_order(sorter) != GTK_SORTER_ORDER_NONE)
 		gtk_sorter_changed(sorter, GTK_SORTER_CHANGE_DIFFERENT);
 	return G_SOURCE_CONTINUE;
@@ -139,14 +151,20 @@ kl_gui_agents_page_set_client(KlGuiAgentsPage *self, KlClient *client)
 	if (self->client != NULL)
 		g_signal_handlers_disconnect_by_data(self->client, self);
 	g_set_object(&self->client, client);
-	gtk_filter_list_model_set_model(self->filter_model,
-					client != NULL ? kl_client_get_agents(client) : NULL);
+	kl_gui_agents_page_set_agents(self, client != NULL ? kl_client_get_agents(client) : NULL);
 	if (client != NULL)
 		g_signal_connect_object(client,
 					"changed",
 					G_CALLBACK(kl_gui_agents_page_client_changed_cb),
 					self,
 					0);
+}
+
+void
+kl_gui_agents_page_set_agents(KlGuiAgentsPage *self, GListModel *agents)
+{
+	g_return_if_fail(KL_IS_GUI_AGENTS_PAGE(self));
+	gtk_sort_list_model_set_model(self->sort_model, agents);
 	kl_gui_agents_page_update_count(self);
 }
 
@@ -154,7 +172,7 @@ GListModel *
 kl_gui_agents_page_get_model(KlGuiAgentsPage *self)
 {
 	g_return_val_if_fail(KL_IS_GUI_AGENTS_PAGE(self), NULL);
-	return G_LIST_MODEL(self->sort_model);
+	return G_LIST_MODEL(self->filter_model);
 }
 
 void
@@ -177,7 +195,7 @@ kl_gui_agents_page_apply_search(KlGuiAgentsPage *self, const gchar *text)
 		return;
 	g_free(self->search_text);
 	self->search_text = g_steal_pointer(&folded);
-	kl_gui_agents_page_refilter(self);
+	kl_gui_agents_page_refilter(self, TRUE);
 }
 
 void
@@ -233,7 +251,7 @@ kl_gui_agents_page_state_changed_cb(GtkDropDown *dropdown, GParamSpec *pspec, gp
 		return;
 	self->state_filter =
 		selected == 0 || selected == GTK_INVALID_LIST_POSITION ? -1 : (gint)selected - 1;
-	kl_gui_agents_page_refilter(self);
+	kl_gui_agents_page_refilter(self, TRUE);
 }
 
 static void
@@ -241,7 +259,7 @@ kl_gui_agents_page_activate_cb(GtkColumnView *view, guint position, gpointer use
 {
 	KlGuiAgentsPage *self = KL_GUI_AGENTS_PAGE(user_data);
 	g_autoptr(KlClientAgent) agent =
-		g_list_model_get_item(G_LIST_MODEL(self->sort_model), position);
+		g_list_model_get_item(G_LIST_MODEL(self->filter_model), position);
 
 	if (agent != NULL)
 		g_signal_emit(self,
@@ -259,13 +277,14 @@ kl_gui_agents_page_dispose(GObject *object)
 	if (self->client != NULL)
 		g_signal_handlers_disconnect_by_data(self->client, self);
 	g_clear_object(&self->client);
-	if (self->sort_model != NULL)
-		g_signal_handlers_disconnect_by_data(self->sort_model, self);
+	if (self->filter_model != NULL)
+		g_signal_handlers_disconnect_by_data(self->filter_model, self);
 	gtk_widget_dispose_template(GTK_WIDGET(self), KL_TYPE_GUI_AGENTS_PAGE);
 	/* the template's root box is not bound: unparent it here */
 	kl_gui_format_unparent_children(GTK_WIDGET(self));
-	g_clear_object(&self->sort_model);
+	g_clear_object(&self->selection);
 	g_clear_object(&self->filter_model);
+	g_clear_object(&self->sort_model);
 	g_clear_object(&self->filter);
 	G_OBJECT_CLASS(kl_gui_agents_page_parent_class)->dispose(object);
 }
@@ -324,7 +343,6 @@ static void
 kl_gui_agents_page_init(KlGuiAgentsPage *self)
 {
 	g_autoptr(GtkStringList) states = gtk_string_list_new(NULL);
-	g_autoptr(GtkSelectionModel) selection = NULL;
 
 	self->state_filter = -1;
 	gtk_widget_init_template(GTK_WIDGET(self));
@@ -334,21 +352,21 @@ kl_gui_agents_page_init(KlGuiAgentsPage *self)
 		gtk_string_list_append(states, kl_client_agent_state_to_label(i));
 	gtk_drop_down_set_model(self->state_dropdown, G_LIST_MODEL(states));
 
-	self->filter = gtk_custom_filter_new(kl_gui_agents_page_filter_func, self, NULL);
-	self->filter_model =
-		gtk_filter_list_model_new(NULL, g_object_ref(GTK_FILTER(self->filter)));
+	/* sorted first, then filtered: a filter change does not sort again */
 	self->sort_model = gtk_sort_list_model_new(
-		g_object_ref(G_LIST_MODEL(self->filter_model)),
+		NULL,
 		g_object_ref(gtk_column_view_get_sorter(self->column_view)));
-	g_signal_connect(self->sort_model,
+	self->filter = gtk_custom_filter_new(kl_gui_agents_page_filter_func, self, NULL);
+	self->filter_model = gtk_filter_list_model_new(g_object_ref(G_LIST_MODEL(self->sort_model)),
+						       g_object_ref(GTK_FILTER(self->filter)));
+	g_signal_connect(self->filter_model,
 			 "items-changed",
 			 G_CALLBACK(kl_gui_agents_page_items_changed_cb),
 			 self);
-	selection = GTK_SELECTION_MODEL(
-		gtk_single_selection_new(g_object_ref(G_LIST_MODEL(self->sort_model))));
-	gtk_single_selection_set_autoselect(GTK_SINGLE_SELECTION(selection), FALSE);
-	gtk_single_selection_set_can_unselect(GTK_SINGLE_SELECTION(selection), TRUE);
-	gtk_column_view_set_model(self->column_view, selection);
+	self->selection = gtk_single_selection_new(g_object_ref(G_LIST_MODEL(self->filter_model)));
+	gtk_single_selection_set_autoselect(self->selection, FALSE);
+	gtk_single_selection_set_can_unselect(self->selection, TRUE);
+	gtk_column_view_set_model(self->column_view, GTK_SELECTION_MODEL(self->selection));
 	kl_gui_agents_page_sort_by(self, "id", GTK_SORT_ASCENDING);
 	kl_gui_agents_page_update_count(self);
 }

@@ -15,6 +15,8 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(KlGuiAgentsPage, kl_gui_agents_page, KL, GUI_AGENTS_PAGE, GtkWidget)
 
 void kl_gui_agents_page_set_client(KlGuiAgentsPage *self, KlClient *client);
+/* the list shown, KlClientAgent items (set_client sets the client's) */
+void kl_gui_agents_page_set_agents(KlGuiAgentsPage *self, GListModel *agents);
 /* the rows shown, filtered and sorted (KlClientAgent items) */
 GListModel *kl_gui_agents_page_get_model(KlGuiAgentsPage *self);
 /* -1: every state; else only agents in @state */
