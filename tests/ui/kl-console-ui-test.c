@@ -6,7 +6,8 @@
  * show.  The cases run in order on one deployment: enroll agent 1 through
  * the wizard, see it reach Get Quote on the agents page, see an unlisted
  * file fail on the agent and events pages, enroll agent 2, stop and
- * reactivate it.  Each page is saved as a PNG in KL_TEST_ARTIFACTS.
+ * reactivate it; closing the window keeps its size and page in GSettings.
+ * Each page is saved as a PNG in KL_TEST_ARTIFACTS.
  *
  * Environment (set by console-ui-test.py): KL_UI_AGENT1, KL_UI_AGENT2,
  * KL_UI_RUNTIME_POLICY (a policy file for agent 1), KL_UI_IMA_LOG,
@@ -386,6 +387,25 @@ test_agent_page_stops_and_reactivates(void)
 		kl_test_wait_for(kl_ui_agent_in_state, &attested, 4 * quote_interval_ms + 5000));
 }
 
+static void
+test_window_state_saved(void)
+{
+	g_autoptr(GSettings) settings = g_settings_new(KL_GUI_APPLICATION_ID);
+	g_autofree gchar *page = NULL;
+	gint width = 0;
+	gint height = 0;
+
+	kl_gui_window_show_page(window, "events");
+	gtk_window_close(GTK_WINDOW(window));
+	window = NULL; /* closing destroys it */
+	page = g_settings_get_string(settings, "selected-page");
+	g_assert_cmpstr(page, ==, "events");
+	g_settings_get(settings, "window-size", "(ii)", &width, &height);
+	g_assert_cmpint(width, ==, 1100);
+	g_assert_cmpint(height, ==, 640);
+	g_assert_false(g_settings_get_boolean(settings, "window-maximized"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -423,9 +443,11 @@ main(int argc, char **argv)
 	g_test_add_func("/console/ima-failure-shown", test_ima_failure_on_agent_and_events_pages);
 	g_test_add_func("/console/enroll-second-agent", test_wizard_enrolls_second_agent);
 	g_test_add_func("/console/stop-reactivate", test_agent_page_stops_and_reactivates);
+	g_test_add_func("/console/window-state-saved", test_window_state_saved);
 	status = g_test_run();
 
-	gtk_window_destroy(GTK_WINDOW(window));
+	if (window != NULL)
+		gtk_window_destroy(GTK_WINDOW(window));
 	g_clear_object(&app);
 	return status;
 }
