@@ -21,6 +21,7 @@
 
 #include "kl-gui-enroll-wizard.h"
 #include "kl-json.h"
+#include "kl-tenant-package.h"
 
 /* a tpm_policy names at most 22 PCRs with a few values each */
 #define KL_GUI_ENROLL_WIZARD_MAX_TPM_POLICY   (64 * 1024)
@@ -52,6 +53,10 @@ struct _KlGuiEnrollWizard {
 	GtkButton *payload_button;
 	GtkLabel *payload_label;
 	GtkCheckButton *verify_check;
+	GtkWidget *package_box;
+	GtkButton *include_button;
+	GtkLabel *include_label;
+	GtkEntry *actions_entry;
 	GtkLabel *review_label;
 	GtkListBox *progress_list;
 	GtkLabel *result_label;
@@ -64,8 +69,10 @@ struct _KlGuiEnrollWizard {
 	KlGuiPolicyChooser *mb_chooser;
 	gchar *tpm_policy; /* normalised, NULL when none */
 	gboolean tpm_valid;
-	GFile *payload_file;
+	GFile *payload_file; /* the file, or the CA directory of a package */
+	GFile *include_dir;  /* a package's extra files, nullable */
 	GtkFileChooserNative *file_chooser;
+	gboolean choosing_include;
 	KlGuiEnrollStatus status;
 	gchar *enrolling_id;
 	GPtrArray *steps;
@@ -372,11 +379,19 @@ kl_gui_enroll_wizard_update_payload(KlGuiEnrollWizard *self)
 	gboolean wanted = kl_gui_enroll_wizard_payload_kind(self) != KL_GUI_PAYLOAD_NONE;
 	g_autofree gchar *name = NULL;
 
+	gboolean package = kl_gui_enroll_wizard_payload_kind(self) == KL_GUI_PAYLOAD_PACKAGE;
+	g_autofree gchar *include = NULL;
+
 	gtk_widget_set_sensitive(GTK_WIDGET(self->payload_button), wanted);
 	gtk_widget_set_sensitive(GTK_WIDGET(self->verify_check), wanted);
+	gtk_widget_set_sensitive(self->package_box, package);
+	gtk_widget_set_sensitive(GTK_WIDGET(self->actions_entry), package);
 	if (wanted && self->payload_file != NULL)
 		name = g_file_get_parse_name(self->payload_file);
 	gtk_label_set_text(self->payload_label, name != NULL ? name : "");
+	if (package && self->include_dir != NULL)
+		include = g_file_get_parse_name(self->include_dir);
+	gtk_label_set_text(self->include_label, include != NULL ? include : "");
 	kl_gui_enroll_wizard_update_buttons(self);
 }
 
@@ -415,37 +430,64 @@ kl_gui_enroll_wizard_file_response_cb(GtkNativeDialog *dialog, gint response, gp
 	if (response == GTK_RESPONSE_ACCEPT)
 		file = gtk_file_chooser_get_file(GTK_FILE_CHOOSER(dialog));
 	g_clear_object(&self->file_chooser);
-	if (file != NULL)
-		kl_gui_enroll_wizard_set_payload(self,
-						 kl_gui_enroll_wizard_payload_kind(self),
-						 file);
+	if (file == NULL)
+		return;
+	if (self->choosing_include) {
+		g_set_object(&self->include_dir, file);
+		kl_gui_enroll_wizard_update_payload(self);
+		return;
+	}
+	kl_gui_enroll_wizard_set_payload(self, kl_gui_enroll_wizard_payload_kind(self), file);
 }
 
 static void
-kl_gui_enroll_wizard_payload_clicked_cb(GtkButton *button, gpointer user_data)
+kl_gui_enroll_wizard_choose(KlGuiEnrollWizard *self, gboolean include)
 {
-	KlGuiEnrollWizard *self = KL_GUI_ENROLL_WIZARD(user_data);
+	gboolean folder =
+		include || kl_gui_enroll_wizard_payload_kind(self) == KL_GUI_PAYLOAD_PACKAGE;
+	const gchar *title = include  ? _("Choose the Files to Include")
+			     : folder ? _("Choose the CA Directory")
+				      : _("Choose the Payload");
 
 	if (self->file_chooser != NULL)
 		return;
-	self->file_chooser = gtk_file_chooser_native_new(_("Choose the Payload"),
-							 GTK_WINDOW(self),
-							 GTK_FILE_CHOOSER_ACTION_OPEN,
-							 _("_Choose"),
-							 _("_Cancel"));
-	if (kl_gui_enroll_wizard_payload_kind(self) == KL_GUI_PAYLOAD_PACKAGE) {
-		g_autoptr(GtkFileFilter) zip = gtk_file_filter_new();
-
-		gtk_file_filter_set_name(zip, _("Certificate packages"));
-		gtk_file_filter_add_pattern(zip, "*.zip");
-		gtk_file_chooser_add_filter(GTK_FILE_CHOOSER(self->file_chooser), zip);
-	}
+	self->choosing_include = include;
+	self->file_chooser = gtk_file_chooser_native_new(
+		title,
+		GTK_WINDOW(self),
+		folder ? GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER : GTK_FILE_CHOOSER_ACTION_OPEN,
+		_("_Choose"),
+		_("_Cancel"));
 	gtk_native_dialog_set_modal(GTK_NATIVE_DIALOG(self->file_chooser), TRUE);
 	g_signal_connect(self->file_chooser,
 			 "response",
 			 G_CALLBACK(kl_gui_enroll_wizard_file_response_cb),
 			 self);
 	gtk_native_dialog_show(GTK_NATIVE_DIALOG(self->file_chooser));
+}
+
+static void
+kl_gui_enroll_wizard_payload_clicked_cb(GtkButton *button, gpointer user_data)
+{
+	kl_gui_enroll_wizard_choose(KL_GUI_ENROLL_WIZARD(user_data), FALSE);
+}
+
+static void
+kl_gui_enroll_wizard_include_clicked_cb(GtkButton *button, gpointer user_data)
+{
+	kl_gui_enroll_wizard_choose(KL_GUI_ENROLL_WIZARD(user_data), TRUE);
+}
+
+void
+kl_gui_enroll_wizard_set_package(KlGuiEnrollWizard *self,
+				 GFile *ca_dir,
+				 GFile *include_dir,
+				 const gchar *actions)
+{
+	g_return_if_fail(KL_IS_GUI_ENROLL_WIZARD(self));
+	g_set_object(&self->include_dir, include_dir);
+	gtk_editable_set_text(GTK_EDITABLE(self->actions_entry), actions != NULL ? actions : "");
+	kl_gui_enroll_wizard_set_payload(self, KL_GUI_PAYLOAD_PACKAGE, ca_dir);
 }
 
 /* --- the enrollment ------------------------------------------------------ */
@@ -522,6 +564,83 @@ kl_gui_enroll_wizard_enroll_cb(GObject *source, GAsyncResult *result, gpointer u
 	kl_gui_enroll_wizard_update_buttons(self);
 }
 
+/* The certificate package keylime_tenant --cert would send (the agent's
+ * certificate from the CA directory, made on first use), in a memfd.  Its
+ * metadata and RevocationNotifier key stay here: EnrollAgent takes no such
+ * options. */
+static int
+kl_gui_enroll_wizard_package_fd(KlGuiEnrollWizard *self, GError **error)
+{
+	g_autofree gchar *ca_dir = g_file_get_path(self->payload_file);
+	g_autofree gchar *include = self->include_dir != NULL ? g_file_get_path(self->include_dir)
+							      : NULL;
+	g_auto(GStrv) actions = NULL;
+	g_autoptr(KlTenantPackage) package = NULL;
+	const gchar *data;
+	gsize size;
+	int fd;
+
+	actions = g_strsplit(gtk_editable_get_text(GTK_EDITABLE(self->actions_entry)), ",", -1);
+	for (guint i = 0; actions[i] != NULL; i++)
+		g_strstrip(actions[i]);
+	{
+		/* empty names (",," or an empty entry) are dropped */
+		GStrvBuilder *builder = g_strv_builder_new();
+
+		for (guint i = 0; actions[i] != NULL; i++) {
+			if (actions[i][0] != '\0')
+				g_strv_builder_add(builder, actions[i]);
+		}
+		g_strfreev(actions);
+		actions = g_strv_builder_end(builder);
+		g_strv_builder_unref(builder);
+	}
+	package = kl_tenant_package_new(ca_dir,
+					self->enrolling_id,
+					include,
+					actions[0] != NULL ? (const gchar *const *)actions : NULL,
+					error);
+	if (package == NULL)
+		return -1;
+	fd = memfd_create("keylime-console-package", MFD_CLOEXEC);
+	if (fd < 0) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    g_io_error_from_errno(errno),
+			    "memfd_create: %s",
+			    g_strerror(errno));
+		return -1;
+	}
+	data = g_bytes_get_data(package->zip, &size);
+	while (size > 0) {
+		gssize written = write(fd, data, size);
+
+		if (written < 0 && errno == EINTR)
+			continue;
+		if (written <= 0) {
+			g_set_error(error,
+				    G_IO_ERROR,
+				    g_io_error_from_errno(errno),
+				    "memfd: %s",
+				    g_strerror(errno));
+			close(fd);
+			return -1;
+		}
+		data += written;
+		size -= (gsize)written;
+	}
+	if (lseek(fd, 0, SEEK_SET) != 0) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    g_io_error_from_errno(errno),
+			    "lseek: %s",
+			    g_strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int
 kl_gui_enroll_wizard_payload_fd(KlGuiEnrollWizard *self, GError **error)
 {
@@ -538,6 +657,8 @@ kl_gui_enroll_wizard_payload_fd(KlGuiEnrollWizard *self, GError **error)
 				    g_strerror(errno));
 		return fd;
 	}
+	if (kl_gui_enroll_wizard_payload_kind(self) == KL_GUI_PAYLOAD_PACKAGE)
+		return kl_gui_enroll_wizard_package_fd(self, error);
 	path = g_file_get_path(self->payload_file);
 	fd = path != NULL ? g_open(path, O_RDONLY | O_CLOEXEC, 0) : -1;
 	if (fd < 0)
@@ -688,6 +809,7 @@ kl_gui_enroll_wizard_dispose(GObject *object)
 	g_clear_object(&self->client);
 	g_clear_object(&self->agents);
 	g_clear_object(&self->payload_file);
+	g_clear_object(&self->include_dir);
 	G_OBJECT_CLASS(kl_gui_enroll_wizard_parent_class)->dispose(object);
 }
 
@@ -729,6 +851,10 @@ kl_gui_enroll_wizard_class_init(KlGuiEnrollWizardClass *klass)
 	BIND(payload_button);
 	BIND(payload_label);
 	BIND(verify_check);
+	BIND(package_box);
+	BIND(include_button);
+	BIND(include_label);
+	BIND(actions_entry);
 	BIND(review_label);
 	BIND(progress_list);
 	BIND(result_label);
@@ -741,6 +867,8 @@ kl_gui_enroll_wizard_class_init(KlGuiEnrollWizardClass *klass)
 						kl_gui_enroll_wizard_payload_changed_cb);
 	gtk_widget_class_bind_template_callback(widget_class,
 						kl_gui_enroll_wizard_payload_clicked_cb);
+	gtk_widget_class_bind_template_callback(widget_class,
+						kl_gui_enroll_wizard_include_clicked_cb);
 	gtk_widget_class_install_action(widget_class,
 					"wizard.next",
 					NULL,
@@ -765,6 +893,7 @@ kl_gui_enroll_wizard_init(KlGuiEnrollWizard *self)
 	self->agents = gtk_string_list_new(NULL);
 	self->tpm_valid = TRUE;
 	gtk_drop_down_set_model(self->agent_dropdown, G_LIST_MODEL(self->agents));
+	kl_gui_enroll_wizard_update_payload(self);
 	g_signal_connect(gtk_text_view_get_buffer(self->tpm_view),
 			 "changed",
 			 G_CALLBACK(kl_gui_enroll_wizard_tpm_changed_cb),

@@ -1,7 +1,9 @@
 /*
  * KlGuiEnrollWizard: enrolls a registered agent through the verifier's
  * EnrollAgent — agent, runtime policy, measured-boot policy, TPM policy,
- * payload, review, then the flow's progress step by step.
+ * payload (none, one file, or a certificate package built here as
+ * keylime_tenant --cert builds it), review, then the flow's progress step
+ * by step.
  */
 #pragma once
 
@@ -40,7 +42,14 @@ gboolean kl_gui_enroll_wizard_select_agent(KlGuiEnrollWizard *self, const gchar 
 KlGuiPolicyChooser *
 kl_gui_enroll_wizard_get_policy_chooser(KlGuiEnrollWizard *self, KlClientPolicyKind kind);
 void kl_gui_enroll_wizard_set_tpm_policy(KlGuiEnrollWizard *self, const gchar *json);
+/* @file: the payload file, or a package's CA directory */
 void kl_gui_enroll_wizard_set_payload(KlGuiEnrollWizard *self, KlGuiPayloadKind kind, GFile *file);
+/* a certificate package: @ca_dir (initialised when empty), the files of
+ * @include_dir (nullable) and revocation @actions ("a, b"; nullable) */
+void kl_gui_enroll_wizard_set_package(KlGuiEnrollWizard *self,
+				      GFile *ca_dir,
+				      GFile *include_dir,
+				      const gchar *actions);
 KlGuiEnrollStatus kl_gui_enroll_wizard_get_status(KlGuiEnrollWizard *self);
 /* the steps reported so far, "step: message" each */
 GStrv kl_gui_enroll_wizard_dup_steps(KlGuiEnrollWizard *self);

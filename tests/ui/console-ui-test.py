@@ -58,6 +58,7 @@ def main():
         print(f"# deployment up in {time.monotonic() - start:.1f} s", flush=True)
         env = deployment.env()
         env.update({
+            "KL_UI_WORK": WORK,
             "KL_UI_AGENT1": AGENT1,
             "KL_UI_AGENT2": AGENT2,
             "KL_UI_IMA_LOG": deployment.ima_log(AGENT1),

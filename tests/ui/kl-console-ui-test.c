@@ -9,7 +9,8 @@
  * reactivate it; closing the window keeps its size and page in GSettings.
  * Each page is saved as a PNG in KL_TEST_ARTIFACTS.
  *
- * Environment (set by console-ui-test.py): KL_UI_AGENT1, KL_UI_AGENT2,
+ * Environment (set by console-ui-test.py): KL_UI_WORK (a scratch
+ * directory), KL_UI_AGENT1, KL_UI_AGENT2,
  * KL_UI_RUNTIME_POLICY (a policy file for agent 1), KL_UI_IMA_LOG,
  * KL_UI_EVIL_LINE and KL_UI_EVIL_PATH (an ima-ng line of a file outside
  * the policy), KL_UI_QUOTE_INTERVAL, KL_TEST_ARTIFACTS.
@@ -235,6 +236,8 @@ test_wizard_enrolls_first_agent(void)
 {
 	KlGuiEnrollWizard *wizard = kl_ui_open_wizard();
 	g_autoptr(GFile) policy = g_file_new_for_path(kl_ui_env("KL_UI_RUNTIME_POLICY"));
+	g_autofree gchar *ca_path = g_build_filename(kl_ui_env("KL_UI_WORK"), "console-ca", NULL);
+	g_autoptr(GFile) ca_dir = g_file_new_for_path(ca_path);
 	KlUiChooserName imported = {
 		kl_gui_enroll_wizard_get_policy_chooser(wizard, KL_CLIENT_POLICY_RUNTIME),
 		"ui-runtime",
@@ -255,10 +258,19 @@ test_wizard_enrolls_first_agent(void)
 	kl_ui_next(wizard, "tpm");
 	kl_gui_enroll_wizard_set_tpm_policy(wizard, "{\"mask\": \"0x400\"}");
 	kl_ui_next(wizard, "payload");
+	/* a certificate package from a CA directory the console initialises */
+	kl_gui_enroll_wizard_set_package(wizard, ca_dir, NULL, "local_action_a, ,");
 	kl_ui_next(wizard, "review");
 	kl_ui_screenshot(GTK_WIDGET(wizard), "wizard-review");
 	kl_ui_enroll(wizard);
 	kl_ui_screenshot(GTK_WIDGET(wizard), "wizard-progress");
+	/* the package came from the CA, which now holds the agent's certificate */
+	{
+		g_autofree gchar *cert_name = g_strdup_printf("%s-cert.crt", agent1);
+		g_autofree gchar *cert = g_build_filename(ca_path, cert_name, NULL);
+
+		g_assert_true(g_file_test(cert, G_FILE_TEST_IS_REGULAR));
+	}
 	gtk_window_destroy(GTK_WINDOW(wizard));
 	g_assert_null(kl_gui_window_get_enroll_wizard(window));
 }
