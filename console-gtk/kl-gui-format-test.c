@@ -6,6 +6,7 @@
 
 #include <locale.h>
 
+#include "kl-client-event.h"
 #include "kl-gui-format.h"
 
 static void
@@ -52,6 +53,9 @@ test_format_fields(void)
 	g_autofree gchar *failures = kl_gui_format_uint_closure(NULL, 3);
 	g_autofree gchar *policy = kl_gui_format_or_none_closure(NULL, "");
 	g_autofree gchar *named = kl_gui_format_or_none_closure(NULL, "prod");
+	g_autofree gchar *finding = kl_gui_format_event_kind_closure(NULL, KL_CLIENT_EVENT_FINDING);
+	g_autofree gchar *revocation =
+		kl_gui_format_event_kind_closure(NULL, KL_CLIENT_EVENT_REVOCATION);
 
 	g_assert_cmpstr(v4, ==, "127.0.0.1:9002");
 	g_assert_cmpstr(v6, ==, "[::1]:9002");
@@ -60,6 +64,8 @@ test_format_fields(void)
 	g_assert_cmpstr(failures, ==, "3");
 	g_assert_cmpstr(policy, ==, "none");
 	g_assert_cmpstr(named, ==, "prod");
+	g_assert_cmpstr(finding, ==, "Finding");
+	g_assert_cmpstr(revocation, ==, "Revocation");
 }
 
 int

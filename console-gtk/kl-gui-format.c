@@ -8,6 +8,7 @@
 #include <glib/gi18n.h>
 
 #include "kl-client-agent.h"
+#include "kl-client-event.h"
 #include "kl-gui-format.h"
 
 gchar *
@@ -90,6 +91,12 @@ kl_gui_format_or_none_closure(gpointer item, const gchar *text)
 {
 	/* TRANSLATORS: shown for an empty field, such as no runtime policy */
 	return g_strdup(text == NULL || text[0] == '\0' ? _("none") : text);
+}
+
+gchar *
+kl_gui_format_event_kind_closure(gpointer item, gint kind)
+{
+	return g_strdup(kind == KL_CLIENT_EVENT_REVOCATION ? _("Revocation") : _("Finding"));
 }
 
 void

@@ -30,5 +30,7 @@ gchar *kl_gui_format_state_closure(gpointer item, guint state);
 GStrv kl_gui_format_state_classes_closure(gpointer item, guint state);
 gchar *kl_gui_format_address_closure(gpointer item, const gchar *ip, guint port);
 gchar *kl_gui_format_or_none_closure(gpointer item, const gchar *text);
+/* a KlClientEventKind: "Finding" or "Revocation" */
+gchar *kl_gui_format_event_kind_closure(gpointer item, gint kind);
 
 G_END_DECLS

@@ -431,6 +431,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	gtk_test_init(&argc, &argv, NULL);
+	/* pages shown at once: screenshots of the page, not a transition */
+	g_object_set(gtk_settings_get_default(), "gtk-enable-animations", FALSE, NULL);
 	agent1 = kl_ui_env("KL_UI_AGENT1");
 	agent2 = kl_ui_env("KL_UI_AGENT2");
 	quote_interval_ms = (guint)(g_ascii_strtod(kl_ui_env("KL_UI_QUOTE_INTERVAL"), NULL) * 1000);
