@@ -9,10 +9,9 @@ tpm_policy over PCR 10), then checks the states, the D-Bus signals on a
 private bus, the revocation at a webhook and at a second agent, stop,
 reactivate and delete, a kill -9 and restart that resumes IMA where it
 stopped, the shared-memory table against D-Bus, and that admin routes
-refuse clients without a certificate from the verifier's CA.
+refuse clients without a certificate from the verifier's CA.  The
+deployment is tests/lib/kldeploy.py's, in the wrapper's directory.
 """
-import base64
-import hashlib
 import http.client
 import http.server
 import json
@@ -20,13 +19,13 @@ import os
 import re
 import shutil
 import ssl
-import struct
 import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import kldeploy  # noqa: E402
 import kltest  # noqa: E402
 
 (VERIFIER_BIN, AGENT_BIN, REGISTRAR_BIN, EMULATOR_BIN, CA_BIN, POLICY_BIN, SHM_DUMP_BIN,
@@ -37,18 +36,20 @@ QUOTE_INTERVAL = 1.0
 # deadlines are issue 7's; under sanitizers or valgrind scale them up
 TIME_SCALE = float(os.environ.get("KL_TEST_TIME_SCALE", "1"))
 DATA = os.path.join(kltest.SOURCE_ROOT, "tests", "data")
-IMA_LOG = os.path.join(WORK, "ima.log")
-IMA_LOG2 = os.path.join(WORK, "ima2.log")
-REVOCATION_CA = os.path.join(WORK, "revocation-ca")
-VERIFIER_DIR = os.path.join(WORK, "verifier")
+# the deployment (tests/lib/kldeploy.py): agent 1 and keylime_ima_emulator
+# share swtpm-1 through tpm2-abrmd, agent 2 has a swtpm of its own and only
+# listens for revocations; registrar and verifier share the CA in CV_CA
+DEPLOYMENT = None
+IMA_LOG = os.path.join(WORK, "agent-1", "ima.log")
+OTHER_CA = os.path.join(WORK, "other-ca")
+VERIFIER_DIR = os.path.join(WORK, "keylime")
 CV_CA = os.path.join(VERIFIER_DIR, "cv_ca")
-AGENT_PORTS = {AGENT1: kltest.free_port(), AGENT2: kltest.free_port()}
+AGENT_PORTS = {}
 DBUS_NAME = "org.keylime.Verifier1"
 DBUS_PATH = "/org/keylime/Verifier1"
 API = "/v2.6"
 
 test = kltest.Tap()
-REG = None
 VERIFIER = None
 VERIFIER_PORT = None
 SHM_NAME = None
@@ -233,21 +234,6 @@ def cv_state(agent_id):
     return None if results is None else results["operational_state"]
 
 
-def registrar_record(agent_id):
-    status, env = REG.request("GET", f"{API}/agents/{agent_id}", tls=True)
-    assert status == 200, env
-    return env["results"]
-
-
-def ima_ng_line(path, content):
-    """An ima-ng entry as the kernel writes it (see agent-test.py)."""
-    digest = hashlib.sha256(content).digest()
-    field = b"sha256:\x00" + digest
-    name = path.encode() + b"\x00"
-    data = struct.pack("<I", len(field)) + field + struct.pack("<I", len(name)) + name
-    return f"10 {hashlib.sha1(data).hexdigest()} ima-ng sha256:{digest.hex()} {path}\n"
-
-
 def db_row(agent_id, column):
     """A column of verifiermain as the verifier committed it (sqlite3 CLI-free:
     python's module reads the WAL too)."""
@@ -263,61 +249,16 @@ def db_row(agent_id, column):
 
 # --- daemons -------------------------------------------------------------
 
-def start_verifier():
+def use_verifier(proc):
     global VERIFIER, VERIFIER_PORT, SHM_NAME
-    env = dict(os.environ)
-    env.update({
-        "KEYLIME_DIR": VERIFIER_DIR,
-        "KEYLIME_VERIFIER_IP": "127.0.0.1",
-        "KEYLIME_VERIFIER_PORT": "0",
-        "KEYLIME_VERIFIER_TLS_DIR": "generate",
-        "KEYLIME_VERIFIER_QUOTE_INTERVAL": str(QUOTE_INTERVAL),
-        "KEYLIME_VERIFIER_RETRY_INTERVAL": "0.5",
-        "KEYLIME_VERIFIER_MAX_RETRIES": "2",
-        "KEYLIME_VERIFIER_REQUEST_TIMEOUT": "10",
-        "KEYLIME_VERIFIER_REVOCATIONS_ENABLED_REVOCATION_NOTIFICATIONS": "['agent', 'webhook']",
-        "KEYLIME_VERIFIER_REVOCATIONS_WEBHOOK_URL": f"http://127.0.0.1:{WEBHOOK.port}/revoked",
-        # libkl-http says why it drops a connection (guard limits, timeouts)
-        "G_MESSAGES_DEBUG": "KlHttp",
-    })
-    VERIFIER = kltest.Daemon("verifier", [VERIFIER_BIN, "--config",
-                                          kltest.config_path("verifier.conf"), "--session"], env)
-    SHM_NAME = VERIFIER.wait_for(r"agent table in shared memory (\S+)").group(1)
-    VERIFIER_PORT = int(VERIFIER.wait_for(r"listening for tenants on https://[^:]+:(\d+)")
-                        .group(1))
-    VERIFIER.wait_for(r"owning org\.keylime\.Verifier1")
+    VERIFIER = proc
+    VERIFIER_PORT = DEPLOYMENT.verifier_port
+    SHM_NAME = DEPLOYMENT.shm_name
 
 
-def start_agent(agent_id, ima_log, tcti=None):
-    agent_dir = os.path.join(WORK, "agent-" + agent_id[-1])
-    env = dict(os.environ)
-    env.update({
-        "KEYLIME_AGENT_CONFIG": kltest.config_path("agent.conf"),
-        "KEYLIME_AGENT_UUID": agent_id,
-        "KEYLIME_AGENT_IP": "127.0.0.1",
-        "KEYLIME_AGENT_PORT": str(AGENT_PORTS[agent_id]),
-        "KEYLIME_AGENT_CONTACT_IP": "127.0.0.1",
-        "KEYLIME_AGENT_CONTACT_PORT": str(AGENT_PORTS[agent_id]),
-        "KEYLIME_AGENT_REGISTRAR_IP": "127.0.0.1",
-        "KEYLIME_AGENT_REGISTRAR_PORT": str(REG.port),
-        "KEYLIME_AGENT_KEYLIME_DIR": agent_dir,
-        "KEYLIME_DIR": agent_dir,
-        # the verifier's CA, as in production (cv_ca/cacert.crt)
-        "KEYLIME_AGENT_TRUSTED_CLIENT_CA": os.path.join(CV_CA, "cacert.crt"),
-        "KEYLIME_AGENT_RUN_AS": "",
-        "KEYLIME_AGENT_IMA_ML_PATH": ima_log,
-        "KEYLIME_AGENT_MEASUREDBOOT_ML_PATH": os.path.join(DATA, "eventlogs",
-                                                           "binary_bios_measurements"),
-        "KEYLIME_AGENT_EXPONENTIAL_BACKOFF_INITIAL_DELAY": "200",
-        "KEYLIME_AGENT_REVOCATION_CERT": os.path.join(REVOCATION_CA,
-                                                      "RevocationNotifier-cert.crt"),
-        "KEYLIME_AGENT_REVOCATION_ACTIONS_DIR": os.path.join(WORK, "actions"),
-    })
-    if tcti:
-        env["TCG_TCTI"] = tcti
-    agent = kltest.Daemon("agent" + agent_id[-1], [AGENT_BIN], env)
-    agent.wait_for(r"registered and activated", timeout=120)
-    return agent
+def start_verifier():
+    """(Re)starts keylime_verifier with the deployment's settings."""
+    use_verifier(DEPLOYMENT.start("verifier"))
 
 
 def runtime_policy():
@@ -328,57 +269,55 @@ def runtime_policy():
 
 def enrollment(agent_id, policy_text, tpm_policy, policy_name=""):
     """Upstream's tenant body (spec §2.3), from the registrar record."""
-    record = registrar_record(agent_id)
-    with open(os.path.join(REVOCATION_CA, "RevocationNotifier-private.pem")) as f:
-        revocation_key = f.read()
-    return {
-        "v": None,
-        "cloudagent_ip": record["ip"],
-        "cloudagent_port": record["port"],
-        "tpm_policy": json.dumps(tpm_policy),
-        "runtime_policy": base64.b64encode(policy_text.encode()).decode(),
-        "runtime_policy_name": policy_name,
-        "runtime_policy_key": "",
-        "mb_policy": None,
-        "mb_policy_name": "",
-        "ima_sign_verification_keys": "",
-        "metadata": json.dumps({"cert_serial": 1, "subject": f"CN={agent_id}"}),
-        "revocation_key": revocation_key,
-        "accept_tpm_hash_algs": ["sha512", "sha384", "sha256"],
-        "accept_tpm_encryption_algs": ["ecc", "rsa"],
-        "accept_tpm_signing_algs": ["ecschnorr", "rsassa"],
-        "ak_tpm": record["aik_tpm"],
-        "mtls_cert": record["mtls_cert"],
-        "supported_version": "2.6",
-    }
+    return DEPLOYMENT.enrollment_body(agent_id, policy_text, tpm_policy, policy_name)
 
 
 def setup():
-    global REG, EMULATOR, WEBHOOK
-    for directory in (REVOCATION_CA,):
-        subprocess.run([CA_BIN, "-c", "init", "-d", directory], check=True,
-                       stdout=subprocess.DEVNULL)
-    os.makedirs(os.path.join(WORK, "actions"))
-    shutil.copy(os.path.join(DATA, "ima", "ima-log-sha256"), IMA_LOG)
-    shutil.copy(os.path.join(DATA, "ima", "ima-log-sha256"), IMA_LOG2)
-    EMULATOR = kltest.Daemon("emulator", [EMULATOR_BIN, "--log", IMA_LOG, "--interval", "20"],
-                             dict(os.environ))
-    EMULATOR.wait_for(r"extended PCR 10 with \d+ entries")
+    global DEPLOYMENT, EMULATOR, WEBHOOK
+    subprocess.run([CA_BIN, "-c", "init", "-d", OTHER_CA], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([CA_BIN, "-c", "create", "-n", "client", "-d", OTHER_CA], check=True,
+                   stdout=subprocess.DEVNULL)
     WEBHOOK = Webhook()
-    REG = kltest.Registrar(REGISTRAR_BIN, os.path.join(WORK, "registrar"))
-    start_verifier()  # first: it makes cv_ca, which the agents trust
-    AGENTS[AGENT1] = start_agent(AGENT1, IMA_LOG)
-    AGENTS[AGENT2] = start_agent(AGENT2, IMA_LOG2, os.environ["KL_AGENT2_TCTI"])
+    DEPLOYMENT = kldeploy.Deployment(WORK, echo=True, quote_interval=QUOTE_INTERVAL,
+                                     agent_id=AGENT1, programs={
+                                         "keylime_verifier": VERIFIER_BIN,
+                                         "keylime_agent": AGENT_BIN,
+                                         "keylime_registrar": REGISTRAR_BIN,
+                                         "keylime_ima_emulator": EMULATOR_BIN,
+                                         "keylime_ca": CA_BIN,
+                                         "keylime-policy": POLICY_BIN},
+                                     verifier_env={
+        "KEYLIME_VERIFIER_RETRY_INTERVAL": "0.5",
+        "KEYLIME_VERIFIER_MAX_RETRIES": "2",
+        "KEYLIME_VERIFIER_REQUEST_TIMEOUT": "10",
+        "KEYLIME_VERIFIER_REVOCATIONS_ENABLED_REVOCATION_NOTIFICATIONS": "['agent', 'webhook']",
+        "KEYLIME_VERIFIER_REVOCATIONS_WEBHOOK_URL": f"http://127.0.0.1:{WEBHOOK.port}/revoked",
+        # libkl-http says why it drops a connection (guard limits, timeouts)
+        "G_MESSAGES_DEBUG": "KlHttp",
+    })
+    DEPLOYMENT.up()
+    DEPLOYMENT.add_agent(AGENT2)
+    # gdbus and the tests' D-Bus calls: the deployment's private bus
+    os.environ["DBUS_SESSION_BUS_ADDRESS"] = DEPLOYMENT.bus_address
+    EMULATOR = DEPLOYMENT.processes["emulator-1"]
+    EMULATOR.wait_for(r"extended PCR 10 with \d+ entries")
+    use_verifier(DEPLOYMENT.processes["verifier"])
+    for agent_id in (AGENT1, AGENT2):
+        AGENTS[agent_id] = DEPLOYMENT.processes[f"agent-{DEPLOYMENT.agent_ids.index(agent_id) + 1}"]
+        AGENT_PORTS[agent_id] = DEPLOYMENT.agent_port_of(agent_id)
 
 
 def teardown():
     if MONITOR is not None:
         MONITOR.stop()
-    for daemon in list(AGENTS.values()) + [VERIFIER, REG, EMULATOR]:
-        if daemon is not None:
-            daemon.kill()
+    if DEPLOYMENT is not None:
+        DEPLOYMENT.down()
     if WEBHOOK is not None:
         WEBHOOK.server.shutdown()
+    if os.environ.get("KL_TEST_KEEP"):
+        print(f"# kept {WORK}")
+    else:
+        shutil.rmtree(WORK, ignore_errors=True)
 
 
 # --- tests ---------------------------------------------------------------
@@ -422,7 +361,7 @@ def second_agent_enrolled_without_a_runtime_policy():
 def admin_routes_refuse_clients_without_the_cv_ca_certificate():
     ca_file = os.path.join(CV_CA, "cacert.crt")
     strangers = [kltest.tls_context(ca_file),  # no certificate
-                 kltest.tls_context(ca_file, REG.ca_dir, "client")]  # another CA's
+                 kltest.tls_context(ca_file, OTHER_CA, "client")]  # another CA's
     for ctx in strangers:
         for method, path in (("GET", "/version"), ("GET", f"{API}/agents/{AGENT1}"),
                              ("DELETE", f"{API}/agents/{AGENT1}"),
@@ -496,9 +435,7 @@ def kill_9_and_restart_resume_without_rereading_the_log():
 
 def restart_emulator():
     global EMULATOR
-    EMULATOR = kltest.Daemon("emulator", [EMULATOR_BIN, "--log", IMA_LOG, "--interval", "20"],
-                             dict(os.environ))
-    EMULATOR.wait_for(r"PCR 10 already holds|extended PCR 10")
+    EMULATOR = DEPLOYMENT.start("emulator-1")
 
 
 @test
@@ -507,7 +444,7 @@ def unlisted_file_fails_the_agent_within_one_interval():
     agent2_mark = AGENTS[AGENT2].mark()
     n_before = len(open(IMA_LOG).read().splitlines())
     with open(IMA_LOG, "a") as f:
-        f.write(ima_ng_line("/usr/bin/evil-tool", b"not in any policy"))
+        f.write(kldeploy.ima_ng_line("/usr/bin/evil-tool", b"not in any policy"))
     EMULATOR.wait_for(rf"now at entry {n_before + 1}", start=mark)
     appended = time.monotonic()
     _, took = wait_until("agent 1 in Invalid Quote (9)", lambda: cv_state(AGENT1) == 9,
