@@ -16,12 +16,75 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <term.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 
 #include "kl-tui-app.h"
+
+/* The terminal's modes before a plain (TERM=dumb) session changed them. */
+static struct termios kl_tui_saved_termios;
+static gboolean kl_tui_termios_saved;
+
+/* The terminal's size, for a screen drawn on /dev/null too. */
+static void
+kl_tui_screen_fit(void)
+{
+	struct winsize size;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_row > 0 && size.ws_col > 0)
+		resizeterm(size.ws_row, size.ws_col);
+}
+
+/*
+ * ncurses on the terminal; on one that cannot move its cursor (TERM=dumb)
+ * ncurses draws on /dev/null and the frames go out as plain text.
+ */
+static gboolean
+kl_tui_screen_open(KlTuiApp *app)
+{
+	const gchar *term = g_getenv("TERM");
+	int status = 0;
+	const char *cup;
+	FILE *devnull;
+
+	if (setupterm(term, STDOUT_FILENO, &status) != OK)
+		return FALSE;
+	cup = tigetstr("cup");
+	app->plain = cup == NULL || cup == (const char *)-1;
+	del_curterm(cur_term);
+	if (!app->plain)
+		return initscr() != NULL;
+	devnull = fopen("/dev/null", "we");
+	if (devnull == NULL || newterm(term, devnull, stdin) == NULL)
+		return FALSE;
+	/* ncurses sets the modes of its output (/dev/null): keys one at a
+	 * time and no echo are set on the terminal here, and undone at exit */
+	if (tcgetattr(STDIN_FILENO, &kl_tui_saved_termios) == 0) {
+		struct termios raw = kl_tui_saved_termios;
+
+		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		raw.c_cc[VMIN] = 1;
+		raw.c_cc[VTIME] = 0;
+		kl_tui_termios_saved = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+	}
+	kl_tui_screen_fit();
+	return TRUE;
+}
+
+static void
+kl_tui_screen_close(KlTuiApp *app)
+{
+	endwin();
+	if (app->plain) {
+		if (kl_tui_termios_saved)
+			tcsetattr(STDIN_FILENO, TCSANOW, &kl_tui_saved_termios);
+		fputc('\n', stdout);
+	}
+}
 
 static gboolean
 kl_tui_stdin_cb(gint fd, GIOCondition condition, gpointer user_data)
@@ -48,10 +111,8 @@ static gboolean
 kl_tui_winch_cb(gpointer user_data)
 {
 	KlTuiApp *app = user_data;
-	struct winsize size;
 
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_row > 0 && size.ws_col > 0)
-		resizeterm(size.ws_row, size.ws_col);
+	kl_tui_screen_fit();
 	/* the next draw starts from a cleared screen */
 	clearok(curscr, TRUE);
 	kl_tui_app_queue_redraw(app);
@@ -74,6 +135,12 @@ kl_tui_connected_cb(GObject *object, GParamSpec *pspec, gpointer user_data)
 }
 
 static void
+kl_tui_changed_cb(KlClient *client, gpointer user_data)
+{
+	kl_tui_app_queue_redraw(user_data);
+}
+
+static void
 kl_tui_client_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	KlTuiApp *app = user_data;
@@ -88,7 +155,7 @@ kl_tui_client_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 		return;
 	}
 	g_signal_connect(app->client, "notify::connected", G_CALLBACK(kl_tui_connected_cb), app);
-	g_signal_connect(app->client, "changed", G_CALLBACK(kl_tui_connected_cb), app);
+	g_signal_connect(app->client, "changed", G_CALLBACK(kl_tui_changed_cb), app);
 	app->view = NULL;
 	kl_tui_app_switch(app, &kl_tui_view_agents);
 }
@@ -150,7 +217,7 @@ main(int argc, char **argv)
 	app.ellipsis = g_get_charset(&charset) ? "…" : "~";
 
 	set_escdelay(25);
-	if (initscr() == NULL) {
+	if (!kl_tui_screen_open(&app)) {
 		g_printerr("keylime-tui: %s\n", _("cannot initialise the terminal"));
 		return 1;
 	}
@@ -173,7 +240,7 @@ main(int argc, char **argv)
 	kl_tui_app_draw(&app);
 	g_main_loop_run(loop);
 
-	endwin();
+	kl_tui_screen_close(&app);
 	g_cancellable_cancel(cancellable);
 	if (app.view != NULL && app.view->leave != NULL)
 		app.view->leave(&app);
@@ -185,6 +252,7 @@ main(int argc, char **argv)
 	if (app.redraw_id != 0)
 		g_source_remove(app.redraw_id);
 	g_free(app.message);
+	g_free(app.plain_last);
 	g_free(app.detail_agent_id);
 	g_clear_object(&app.client);
 	return 0;

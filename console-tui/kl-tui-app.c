@@ -70,10 +70,14 @@ kl_tui_app_draw_title(KlTuiApp *app)
 					view,
 					_("verifier not on the bus"));
 	} else {
-		title = g_strdup_printf(_("keylime-tui | %s | verifier %s | %u agents, %u failed"),
+		guint n_agents = kl_client_get_num_agents(app->client);
+		g_autofree gchar *agents =
+			g_strdup_printf(ngettext("%u agent", "%u agents", n_agents), n_agents);
+
+		title = g_strdup_printf(_("keylime-tui | %s | verifier %s | %s, %u failed"),
 					view,
 					kl_client_get_verifier_id(app->client),
-					kl_client_get_num_agents(app->client),
+					agents,
 					kl_client_get_num_failed(app->client));
 	}
 	kl_tui_draw_text(app, 0, 0, (guint)COLS, title, KL_TUI_STYLE_TITLE);
@@ -110,6 +114,8 @@ kl_tui_app_draw(KlTuiApp *app)
 		app->view->draw(app, 1, LINES - 2, COLS);
 	kl_tui_app_draw_status(app);
 	refresh();
+	if (app->plain)
+		kl_tui_draw_dump_plain(app);
 }
 
 void

@@ -52,6 +52,10 @@ struct _KlTuiApp {
 	const KlTuiViewOps *help_return; /* the view the help screen came from */
 	guint redraw_id;
 	gboolean colors;
+	/* a terminal without cursor addressing (TERM=dumb): ncurses draws on
+	 * /dev/null and each changed frame is written out as plain lines */
+	gboolean plain;
+	gchar *plain_last;     /* the last frame written */
 	const gchar *ellipsis; /* "…" in a UTF-8 locale, "~" otherwise */
 	gchar *message;	       /* the status line's message, NULL for the key hints */
 	gboolean message_is_error;
@@ -95,6 +99,8 @@ typedef enum {
 } KlTuiStyle;
 
 void kl_tui_draw_init_colors(KlTuiApp *app);
+/* plain mode: writes stdscr's text to standard output when it changed */
+void kl_tui_draw_dump_plain(KlTuiApp *app);
 /* @text cut or padded to @width columns at (@y, @x) */
 void
 kl_tui_draw_text(KlTuiApp *app, gint y, gint x, guint width, const gchar *text, KlTuiStyle style);

@@ -8,7 +8,9 @@
 
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "kl-tui-app.h"
 #include "kl-tui-layout.h"
@@ -174,4 +176,39 @@ kl_tui_request_to_move(KlTuiRequest request, gint *move)
 	default:
 		return FALSE;
 	}
+}
+
+void
+kl_tui_draw_dump_plain(KlTuiApp *app)
+{
+	g_autoptr(GString) frame = g_string_new(NULL);
+	g_autofree wchar_t *line = g_new0(wchar_t, (gsize)COLS + 1);
+
+	for (gint y = 0; y < LINES; y++) {
+		g_autofree gchar *text = NULL;
+		gsize len;
+
+		if (mvinnwstr(y, 0, line, COLS) == ERR)
+			line[0] = L'\0';
+		/* wchar_t is UCS-4 with glibc */
+		text = g_ucs4_to_utf8((const gunichar *)line, -1, NULL, NULL, NULL);
+		if (text == NULL)
+			text = g_strdup("");
+		len = strlen(text);
+		while (len > 0 && text[len - 1] == ' ')
+			len--;
+		/* lines joined, no newline after the last: a frame is exactly
+		 * the terminal's height, the next one starts with a newline */
+		if (y > 0)
+			g_string_append_c(frame, '\n');
+		g_string_append_len(frame, text, (gssize)len);
+	}
+	if (g_strcmp0(frame->str, app->plain_last) == 0)
+		return;
+	if (app->plain_last != NULL)
+		fputc('\n', stdout);
+	fputs(frame->str, stdout);
+	fflush(stdout);
+	g_free(app->plain_last);
+	app->plain_last = g_string_free(g_steal_pointer(&frame), FALSE);
 }

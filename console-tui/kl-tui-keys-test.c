@@ -46,6 +46,8 @@ test_help(void)
 	g_autoptr(GPtrArray) lines = kl_tui_keys_help_lines(KL_TUI_VIEW_DETAIL, 12);
 	gboolean stop = FALSE;
 	gboolean down = FALSE;
+	g_autoptr(GPtrArray) enroll = kl_tui_keys_help_lines(KL_TUI_VIEW_ENROLL, 12);
+	gboolean enter = FALSE;
 
 	for (guint i = 0; i < lines->len; i++) {
 		const gchar *line = g_ptr_array_index(lines, i);
@@ -60,6 +62,14 @@ test_help(void)
 	}
 	g_assert_true(stop);
 	g_assert_true(down);
+	/* '\n' and KEY_ENTER are both "Enter": listed once */
+	for (guint i = 0; i < enroll->len; i++) {
+		const gchar *line = g_ptr_array_index(enroll, i);
+
+		g_assert_null(strstr(line, "Enter, Enter"));
+		enter |= g_str_has_prefix(line, "Enter ");
+	}
+	g_assert_true(enter);
 }
 
 static void

@@ -120,6 +120,15 @@ kl_tui_keys_name(gint key)
 	}
 }
 
+/* TRUE when @name is one of the ", "-separated names in @keys. */
+static gboolean
+kl_tui_keys_listed(const gchar *keys, const gchar *name)
+{
+	g_auto(GStrv) names = g_strsplit(keys, ", ", -1);
+
+	return g_strv_contains((const gchar *const *)names, name);
+}
+
 GPtrArray *
 kl_tui_keys_help_lines(KlTuiViewId view, guint key_width)
 {
@@ -140,6 +149,9 @@ kl_tui_keys_help_lines(KlTuiViewId view, guint key_width)
 				continue;
 			done[j] = TRUE;
 			name = kl_tui_keys_name(kl_tui_bindings[j].key);
+			/* Enter and KEY_ENTER share a name */
+			if (kl_tui_keys_listed(keys->str, name))
+				continue;
 			if (keys->len > 0)
 				g_string_append(keys, ", ");
 			g_string_append(keys, name);
