@@ -86,7 +86,8 @@ kl_tui_app_draw_title(KlTuiApp *app)
 static void
 kl_tui_app_draw_status(KlTuiApp *app)
 {
-	const gchar *hint = _("?:help  1:agents  2:events  3:enroll  q:quit");
+	const gchar *hint = app->view != NULL && app->view->hint != NULL ? _(app->view->hint)
+									 : _("?:help  q:quit");
 
 	if (app->message != NULL) {
 		kl_tui_draw_text(app,

@@ -27,6 +27,7 @@ typedef enum {
 typedef struct {
 	KlTuiViewId id;
 	const gchar *title; /* N_() */
+	const gchar *hint;  /* N_(): the status line's key summary */
 	void (*enter)(KlTuiApp *app);
 	void (*leave)(KlTuiApp *app);
 	/* draws rows [top, top + n_rows) of the screen, @n_cols wide */

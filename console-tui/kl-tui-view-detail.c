@@ -188,8 +188,8 @@ kl_tui_detail_add_events(GPtrArray *lines, const gchar *title, GPtrArray *events
 		g_ptr_array_add(lines,
 				g_strdup_printf("  %s  %s  %s",
 						when,
-						kl_client_event_get_event_id(event),
-						subject[0] != '\0' ? subject : "-"));
+						subject[0] != '\0' ? subject : "-",
+						kl_client_event_get_event_id(event)));
 	}
 }
 
@@ -248,8 +248,7 @@ kl_tui_detail_draw(KlTuiApp *app, gint top, gint n_rows, gint n_cols)
 	g_autoptr(GPtrArray) lines = NULL;
 	g_autofree gchar *header = NULL;
 
-	header = g_strdup_printf(_("Agent %s  (s:stop  r:reactivate  D:remove  Esc:back)"),
-				 app->detail_agent_id);
+	header = g_strdup_printf(_("Agent %s"), app->detail_agent_id);
 	kl_tui_draw_text(app, top, 0, (guint)n_cols, header, KL_TUI_STYLE_HEADER);
 	self->n_rows = n_rows > 1 ? (guint)n_rows - 1 : 1;
 	if (agent == NULL) {

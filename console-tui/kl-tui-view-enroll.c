@@ -288,12 +288,6 @@ kl_tui_enroll_draw_form(KlTuiApp *app, KlTuiEnrollView *self, gint top, gint n_c
 								    : _("(none)"));
 		kl_tui_draw_text(app, y, 33, (guint)MAX(n_cols - 33, 0), value, style);
 	}
-	kl_tui_draw_text(app,
-			 top + 2 + N_FIELDS,
-			 2,
-			 (guint)n_cols - 2,
-			 _("Left/Right: choices  Enter: edit  v: review  R: reload"),
-			 KL_TUI_STYLE_NORMAL);
 }
 
 static void
@@ -319,6 +313,7 @@ kl_tui_enroll_draw_review(KlTuiApp *app, KlTuiEnrollView *self, gint top, gint n
 		guint32 port = 0;
 		gint64 regcount = 0;
 		g_autofree gchar *where = NULL;
+		g_autofree gchar *count = NULL;
 
 		g_variant_lookup(self->record, "ip", "&s", &ip);
 		g_variant_lookup(self->record, "port", "u", &port);

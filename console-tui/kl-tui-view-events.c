@@ -138,7 +138,8 @@ kl_tui_events_draw(KlTuiApp *app, gint top, gint n_rows, gint n_cols)
 		x = 2;
 		kl_tui_draw_text(app, y, 0, 2, selected ? ">" : " ", style);
 		for (guint c = 0; c < N_COLS; c++) {
-			kl_tui_draw_text(app, y, x, widths[c] + 1, cells[c], style);
+			kl_tui_draw_text(app, y, x, widths[c], cells[c], style);
+			kl_tui_draw_text(app, y, x + (gint)widths[c], 1, " ", style);
 			x += (gint)widths[c] + 1;
 		}
 	}
