@@ -352,6 +352,7 @@ kl_tui_agents_grabs_keys(KlTuiApp *app)
 const KlTuiViewOps kl_tui_view_agents = {
 	.id = KL_TUI_VIEW_AGENTS,
 	.title = N_("Agents"),
+	.hint = N_("Enter:open  /:filter  f:state  o:sort  2:events  3:enroll  ?:help"),
 	.enter = kl_tui_agents_enter,
 	.draw = kl_tui_agents_draw,
 	.key = kl_tui_agents_key,

@@ -417,6 +417,7 @@ kl_tui_detail_grabs_keys(KlTuiApp *app)
 const KlTuiViewOps kl_tui_view_detail = {
 	.id = KL_TUI_VIEW_DETAIL,
 	.title = N_("Agent"),
+	.hint = N_("s:stop  r:reactivate  D:remove  Esc:back  ?:help  q:quit"),
 	.enter = kl_tui_detail_enter,
 	.leave = kl_tui_detail_leave,
 	.draw = kl_tui_detail_draw,

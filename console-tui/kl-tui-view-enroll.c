@@ -730,6 +730,7 @@ kl_tui_enroll_grabs_keys(KlTuiApp *app)
 const KlTuiViewOps kl_tui_view_enroll = {
 	.id = KL_TUI_VIEW_ENROLL,
 	.title = N_("Enroll"),
+	.hint = N_("Left/Right:choose  Enter:edit  v:review  R:reload  Esc:back"),
 	.enter = kl_tui_enroll_enter,
 	.draw = kl_tui_enroll_draw,
 	.key = kl_tui_enroll_key,

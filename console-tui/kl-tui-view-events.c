@@ -163,6 +163,7 @@ kl_tui_events_key(KlTuiApp *app, KlTuiRequest request, guint key, gboolean is_ke
 const KlTuiViewOps kl_tui_view_events = {
 	.id = KL_TUI_VIEW_EVENTS,
 	.title = N_("Events"),
+	.hint = N_("j/k:move  Esc:back  1:agents  ?:help  q:quit"),
 	.enter = kl_tui_events_enter,
 	.draw = kl_tui_events_draw,
 	.key = kl_tui_events_key,

@@ -91,6 +91,7 @@ kl_tui_help_enter(KlTuiApp *app)
 const KlTuiViewOps kl_tui_view_help = {
 	.id = KL_TUI_VIEW_HELP,
 	.title = N_("Help"),
+	.hint = N_("j/k:scroll  Esc:back  q:quit"),
 	.enter = kl_tui_help_enter,
 	.draw = kl_tui_help_draw,
 	.key = kl_tui_help_key,
