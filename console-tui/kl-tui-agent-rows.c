@@ -75,7 +75,7 @@ kl_tui_contains(const gchar *haystack, const gchar *needle_folded)
 {
 	g_autofree gchar *folded = NULL;
 
-	if (haystack == NULL)
+	if (haystack == NULL || !g_utf8_validate(haystack, -1, NULL))
 		return FALSE;
 	folded = g_utf8_casefold(haystack, -1);
 	return strstr(folded, needle_folded) != NULL;
