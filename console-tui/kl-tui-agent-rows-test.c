@@ -58,6 +58,13 @@ test_text_filter(void)
 	g_assert_false(kl_tui_agent_row_matches(b, KL_TUI_STATE_FILTER_ALL, "prod"));
 	g_assert_false(kl_tui_agent_row_matches(b, KL_TUI_STATE_FILTER_FAILED, "lab"));
 	g_assert_false(kl_tui_agent_row_matches(b, KL_TUI_STATE_FILTER_ALL, "\xff"));
+	/* the port is matched with the address */
+	g_assert_true(kl_tui_agent_row_matches(b, KL_TUI_STATE_FILTER_ALL, "2:9002"));
+	g_assert_false(kl_tui_agent_row_matches(b, KL_TUI_STATE_FILTER_ALL, "9002"));
+	/* non-ASCII text is folded as Unicode */
+	b->runtime_policy = "Prüfung";
+	g_assert_true(kl_tui_agent_row_matches(b, KL_TUI_STATE_FILTER_ALL, "PRÜF"));
+	g_assert_false(kl_tui_agent_row_matches(b, KL_TUI_STATE_FILTER_ALL, "prüfx"));
 }
 
 static const gchar *

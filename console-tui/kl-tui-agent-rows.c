@@ -69,23 +69,38 @@ kl_tui_agent_row_state_passes(guint state, KlTuiStateFilter filter)
 	}
 }
 
-/* Case-insensitive substring search, ASCII case folding plus UTF-8 as is. */
+/* Case-insensitive substring search: ASCII needles (the usual case)
+ * without allocating, others by Unicode case folding. */
 static gboolean
-kl_tui_contains(const gchar *haystack, const gchar *needle_folded)
+kl_tui_contains(const gchar *haystack, const gchar *needle, gboolean ascii)
 {
 	g_autofree gchar *folded = NULL;
+	g_autofree gchar *needle_folded = NULL;
 
 	if (haystack == NULL || !g_utf8_validate(haystack, -1, NULL))
 		return FALSE;
+	if (ascii)
+		return strcasestr(haystack, needle) != NULL;
 	folded = g_utf8_casefold(haystack, -1);
+	needle_folded = g_utf8_casefold(needle, -1);
 	return strstr(folded, needle_folded) != NULL;
+}
+
+static gboolean
+kl_tui_is_ascii(const gchar *text)
+{
+	for (const gchar *p = text; *p != '\0'; p++) {
+		if ((guchar)*p >= 0x80)
+			return FALSE;
+	}
+	return TRUE;
 }
 
 gboolean
 kl_tui_agent_row_matches(const KlTuiAgentRow *row, KlTuiStateFilter filter, const gchar *text)
 {
-	g_autofree gchar *needle = NULL;
 	g_autofree gchar *address = NULL;
+	gboolean ascii;
 
 	if (!kl_tui_agent_row_state_passes(row->state, filter))
 		return FALSE;
@@ -93,10 +108,15 @@ kl_tui_agent_row_matches(const KlTuiAgentRow *row, KlTuiStateFilter filter, cons
 		return TRUE;
 	if (!g_utf8_validate(text, -1, NULL))
 		return FALSE;
-	needle = g_utf8_casefold(text, -1);
+	ascii = kl_tui_is_ascii(text);
+	if (kl_tui_contains(row->agent_id, text, ascii) || kl_tui_contains(row->ip, text, ascii) ||
+	    kl_tui_contains(row->runtime_policy, text, ascii))
+		return TRUE;
+	/* "ip:port" only when the text could span the colon */
+	if (strchr(text, ':') == NULL)
+		return FALSE;
 	address = g_strdup_printf("%s:%u", row->ip != NULL ? row->ip : "", row->port);
-	return kl_tui_contains(row->agent_id, needle) || kl_tui_contains(address, needle) ||
-	       kl_tui_contains(row->runtime_policy, needle);
+	return kl_tui_contains(address, text, ascii);
 }
 
 static gint
