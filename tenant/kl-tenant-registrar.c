@@ -351,6 +351,10 @@ kl_tenant_registrar_get_agent_async(const KlTenantRegistrarTarget *target,
 					get->url);
 		return;
 	}
+	/* Keylime identifies the registrar by its CA (check_hostname off) */
+	if (soup_session_get_tls_database(get->session) != NULL)
+		kl_http_message_ignore_server_name(get->msg,
+						   soup_session_get_tls_database(get->session));
 	if (target->client_cert != NULL &&
 	    !kl_http_message_set_client_certificate(get->msg,
 						    target->client_cert,
