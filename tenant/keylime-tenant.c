@@ -165,6 +165,17 @@ kl_tenant_usage(KlTenant *self, const gchar *format, ...)
 	return kl_tenant_fail(self, NULL, error);
 }
 
+/* The command line's files and values were unusable: a usage error (2),
+ * whatever the reader's error domain. */
+static gint
+kl_tenant_fail_input(KlTenant *self, const GError *error)
+{
+	g_autoptr(GError) usage =
+		g_error_new_literal(G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, error->message);
+
+	return kl_tenant_fail(self, NULL, usage);
+}
+
 /* A reply that is not 2xx as an error naming the service and request. */
 static gint
 kl_tenant_fail_reply(KlTenant *self,
@@ -983,7 +994,7 @@ kl_tenant_policy_command(KlTenant *self, gboolean mb, const gchar *verb)
 		method = g_str_equal(verb, "add") ? "POST" : "PUT";
 		if (mb ? !kl_tenant_mb_policy(self, FALSE, &policy, &error)
 		       : !kl_tenant_runtime_policy(self, &policy, &error))
-			return kl_tenant_fail(self, NULL, error);
+			return kl_tenant_fail_input(self, error);
 		if (policy == NULL)
 			return kl_tenant_usage(self,
 					       "-c %s needs %s",
@@ -1395,7 +1406,7 @@ kl_tenant_add(KlTenant *self)
 	gint code;
 
 	if (!kl_tenant_add_options(self, options, &error))
-		return kl_tenant_fail(self, NULL, error);
+		return kl_tenant_fail_input(self, error);
 	/* the verifier's client first: a configuration error before any step */
 	if (kl_tenant_service(self, FALSE, &error) == NULL)
 		return kl_tenant_fail(self, NULL, error);

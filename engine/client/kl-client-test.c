@@ -16,6 +16,7 @@
 
 #include "kl-agent-table.h"
 #include "kl-client.h"
+#include "kl-dbus-registrar.h"
 #include "kl-dbus-verifier.h"
 #include "kl-error.h"
 #include "kl-test-wait.h"
@@ -1391,6 +1392,110 @@ test_client_vanish(Fixture *fixture, gconstpointer user_data)
 	g_assert_nonnull(kl_client_lookup_agent(fixture->client, "z9"));
 }
 
+/* ---- the registrar's questions ------------------------------------------ */
+
+static gboolean
+registrar_list_agents(KlDBusRegistrar1Manager *manager, GDBusMethodInvocation *invocation)
+{
+	const gchar *ids[] = {"a1", "b2", "c3", NULL};
+
+	kl_dbus_registrar1_manager_complete_list_agents(manager, invocation, ids);
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+registrar_get_agent(KlDBusRegistrar1Manager *manager,
+		    GDBusMethodInvocation *invocation,
+		    const gchar *agent_id)
+{
+	GVariantDict record;
+
+	if (g_strcmp0(agent_id, "b2") != 0) {
+		g_dbus_method_invocation_return_error(invocation,
+						      KL_ERROR,
+						      KL_ERROR_NOT_FOUND,
+						      "agent %s is not registered",
+						      agent_id);
+		return G_DBUS_METHOD_INVOCATION_HANDLED;
+	}
+	g_variant_dict_init(&record, NULL);
+	g_variant_dict_insert(&record, "agent_id", "s", agent_id);
+	g_variant_dict_insert(&record, "ip", "s", "127.0.0.1");
+	g_variant_dict_insert(&record, "port", "u", (guint32)9002);
+	g_variant_dict_insert(&record, "active", "b", TRUE);
+	kl_dbus_registrar1_manager_complete_get_agent(manager,
+						      invocation,
+						      g_variant_dict_end(&record));
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+test_client_registrar(Fixture *fixture, gconstpointer user_data)
+{
+	KlClient *client = fixture->client;
+	g_autoptr(KlDBusRegistrar1Manager) registrar = kl_dbus_registrar1_manager_skeleton_new();
+	g_autoptr(GDBusConnection) connection = connect_to(fixture->bus);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) record = NULL;
+	g_auto(GStrv) unenrolled = NULL;
+	const gchar *ip = NULL;
+	guint32 port = 0;
+	Call call = {NULL};
+
+	/* No registrar on the bus: the wizards say so. */
+	kl_client_list_unenrolled_agents_async(client, NULL, call_done, &call);
+	unenrolled = kl_client_list_unenrolled_agents_finish(client, wait_call(&call), &error);
+	g_assert_error(error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN);
+	g_assert_null(unenrolled);
+	g_clear_error(&error);
+	g_clear_object(&call.result);
+
+	g_signal_connect(registrar, "handle-list-agents", G_CALLBACK(registrar_list_agents), NULL);
+	g_signal_connect(registrar, "handle-get-agent", G_CALLBACK(registrar_get_agent), NULL);
+	g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(registrar),
+					 connection,
+					 KL_CLIENT_REGISTRAR_OBJECT_PATH,
+					 &error);
+	g_assert_no_error(error);
+	g_bus_own_name_on_connection(connection,
+				     KL_CLIENT_REGISTRAR_BUS_NAME,
+				     G_BUS_NAME_OWNER_FLAGS_NONE,
+				     NULL,
+				     NULL,
+				     NULL,
+				     NULL);
+
+	/* a1 is attested by the verifier already; the others are offered, in order. */
+	service_add_agent(fixture->service, "a1", 1);
+	wait_n_agents(fixture, 1);
+	do {
+		g_clear_pointer(&unenrolled, g_strfreev);
+		g_clear_error(&error);
+		g_clear_object(&call.result);
+		kl_client_list_unenrolled_agents_async(client, NULL, call_done, &call);
+		unenrolled =
+			kl_client_list_unenrolled_agents_finish(client, wait_call(&call), &error);
+	} while (g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN));
+	g_assert_no_error(error);
+	g_assert_cmpstrv(unenrolled, ((const gchar *[]){"b2", "c3", NULL}));
+	g_clear_object(&call.result);
+
+	kl_client_get_registered_agent_async(client, "b2", NULL, call_done, &call);
+	record = kl_client_get_registered_agent_finish(client, wait_call(&call), &error);
+	g_assert_no_error(error);
+	g_assert_true(g_variant_lookup(record, "ip", "&s", &ip));
+	g_assert_cmpstr(ip, ==, "127.0.0.1");
+	g_assert_true(g_variant_lookup(record, "port", "u", &port));
+	g_assert_cmpuint(port, ==, 9002);
+	g_clear_object(&call.result);
+
+	kl_client_get_registered_agent_async(client, "zz", NULL, call_done, &call);
+	g_assert_null(kl_client_get_registered_agent_finish(client, wait_call(&call), &error));
+	g_assert_error(error, KL_ERROR, KL_ERROR_NOT_FOUND);
+	g_assert_nonnull(strstr(error->message, "zz"));
+	g_clear_object(&call.result);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1444,6 +1549,12 @@ main(int argc, char **argv)
 		   GINT_TO_POINTER(TRUE),
 		   fixture_set_up,
 		   test_client_vanish,
+		   fixture_tear_down);
+	g_test_add("/client/registrar",
+		   Fixture,
+		   GINT_TO_POINTER(FALSE),
+		   fixture_set_up,
+		   test_client_registrar,
 		   fixture_tear_down);
 	return g_test_run();
 }

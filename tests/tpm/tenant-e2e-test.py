@@ -92,14 +92,14 @@ def assert_not_on_verifier():
     tenant("-c", "cvstatus", expect=1)
 
 
-def write_conf(path, cert_store):
+def write_conf(path, cert_store, max_retries=20):
     with open(path, "w") as f:
         f.write(f"""[tenant]
 tls_dir = {CV_CA}
 tpm_cert_store = {cert_store}
 require_ek_cert = True
 retry_interval = 0.2
-max_retries = 20
+max_retries = {max_retries}
 exponential_backoff = False
 request_timeout = 10
 """)
@@ -325,6 +325,23 @@ def delete_removes_the_agent():
 
 
 @test
+def verify_failure_stops_the_agent_on_the_verifier():
+    # a PCR 23 the TPM does not hold: the verifier fails the first quote,
+    # never sends V, so the agent never derives K
+    conf = os.path.join(WORK, "tenant-quick.conf")
+    write_conf(conf, CERT_STORE, max_retries=4)
+    policy = json.dumps({"23": ["ff" * 32], "mask": "0x800000"})
+    stdout, stderr = tenant("-c", "add", "-f", PAYLOAD, "--tpm_policy", policy, "--verify",
+                            "--json", conf=conf, expect=1)
+    doc = json.loads(stdout)
+    assert doc["step"] == "verify", doc
+    assert "stopped on the verifier\n" in stderr, stderr
+    assert cv_state() == "Tenant Quote Failed"
+    tenant("-c", "delete")
+    assert_not_on_verifier()
+
+
+@test
 def add_fails_cleanly_when_the_ek_certificate_is_not_in_the_store():
     conf = os.path.join(WORK, "tenant-other-store.conf")
     write_conf(conf, OTHER_STORE)
@@ -372,6 +389,9 @@ def unreachable_services_and_usage_errors_have_their_exit_codes():
     tenant("-c", "add", "--include", WORK, expect=2)
     tenant("-c", "add", "--verify", expect=2)
     tenant("-c", "showruntimepolicy", expect=2)
+    tenant("-c", "add", "-f", os.path.join(WORK, "no-such-payload"), expect=2)
+    tenant("-c", "add", "--runtime-policy", PAYLOAD, expect=2)  # not a policy
+    tenant("-c", "add", "--tpm_policy", "{not json", expect=2)
     tenant("-c", "cvstatus", conf=os.path.join(WORK, "missing.conf"), expect=2)
 
 
