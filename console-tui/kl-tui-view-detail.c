@@ -18,6 +18,7 @@
 struct _KlTuiDetailView {
 	KlTuiCursor cursor;
 	guint n_rows;
+	guint n_lines;		/* at the last draw */
 	GPtrArray *failures;	/* KlClientEvent, NULL until fetched */
 	GPtrArray *revocations; /* KlClientEvent, NULL until fetched */
 	KlTuiRequest pending;	/* the action waiting for y/n */
@@ -261,7 +262,11 @@ kl_tui_detail_draw(KlTuiApp *app, gint top, gint n_rows, gint n_cols)
 		return;
 	}
 	lines = kl_tui_detail_lines(app, agent);
-	kl_tui_cursor_clamp(&self->cursor, lines->len, self->n_rows);
+	self->n_lines = lines->len;
+	/* the view scrolls as a page: the cursor is its first line */
+	self->cursor.selected = MIN(self->cursor.selected,
+				    lines->len > self->n_rows ? lines->len - self->n_rows : 0);
+	self->cursor.top = self->cursor.selected;
 	for (guint i = 0; i < self->n_rows && self->cursor.top + i < lines->len; i++) {
 		const gchar *line = g_ptr_array_index(lines, self->cursor.top + i);
 
@@ -356,7 +361,9 @@ kl_tui_detail_key(KlTuiApp *app, KlTuiRequest request, guint key, gboolean is_ke
 		return KL_TUI_RESULT_HANDLED | KL_TUI_RESULT_REDRAW;
 	}
 	if (kl_tui_request_to_move(request, &move)) {
-		kl_tui_cursor_move(&self->cursor, (KlTuiMove)move, G_MAXUINT / 2, self->n_rows);
+		guint max_top = self->n_lines > self->n_rows ? self->n_lines - self->n_rows : 0;
+
+		kl_tui_cursor_move(&self->cursor, (KlTuiMove)move, max_top + 1, self->n_rows);
 		return KL_TUI_RESULT_HANDLED | KL_TUI_RESULT_REDRAW;
 	}
 	switch (request) {

@@ -73,7 +73,10 @@ kl_tui_help_key(KlTuiApp *app, KlTuiRequest request, guint key, gboolean is_key)
 		g_autoptr(GPtrArray) lines = kl_tui_help_lines(app);
 		guint max_top = lines->len > app->help->n_rows ? lines->len - app->help->n_rows : 0;
 
-		kl_tui_cursor_move(&app->help->cursor, (KlTuiMove)move, max_top + 1, 1);
+		kl_tui_cursor_move(&app->help->cursor,
+				   (KlTuiMove)move,
+				   max_top + 1,
+				   app->help->n_rows);
 		return KL_TUI_RESULT_HANDLED | KL_TUI_RESULT_REDRAW;
 	}
 	return KL_TUI_RESULT_IGNORED;

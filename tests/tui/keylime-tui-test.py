@@ -279,6 +279,22 @@ def resize_redraws_at_the_new_size():
 
 
 @test
+def a_small_terminal_scrolls_the_help():
+    TUI.tmux("resize-window", "-t", "tui", "-x", "80", "-y", "12")
+    TUI.keys("?")
+    screen = TUI.wait_for(r"Keys of the Agents view")
+    assert "Filter by text" not in screen, screen
+    TUI.keys("G")
+    screen = TUI.wait_for(r"Filter by text")
+    assert "Keys of the Agents view" not in screen, screen
+    TUI.keys("g")
+    TUI.wait_for(r"Keys of the Agents view")
+    TUI.keys("Escape")
+    TUI.tmux("resize-window", "-t", "tui", "-x", "100", "-y", "30")
+    TUI.wait_for(r"^1 of 1 shown")
+
+
+@test
 def dumb_terminal_shows_plain_markers():
     dumb = Tmux("dumb", term="dumb")
     try:
