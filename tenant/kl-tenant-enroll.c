@@ -19,6 +19,7 @@
 #include "engine/core/kl-finding.h"
 #include "engine/core/kl-json.h"
 #include "engine/core/kl-quote.h"
+#include "engine/core/kl-tpm-policy.h"
 #include "engine/core/kl-x509.h"
 #include "engine/verifier/kl-agent-client.h"
 
@@ -51,6 +52,7 @@ struct _KlTenantEnrollment {
 	KlSecret *v;
 	gchar *metadata;
 	gchar *revocation_key;
+	gchar *tpm_policy; /* as sent: the options', with the IMA and boot PCRs in its mask */
 	JsonObject *body;
 	gchar *challenge;
 	guint verify_tries;
@@ -58,6 +60,10 @@ struct _KlTenantEnrollment {
 };
 
 G_DEFINE_TYPE(KlTenantEnrollment, kl_tenant_enrollment, G_TYPE_OBJECT)
+
+/* upstream's config.IMA_PCR and MEASUREDBOOT_PCRS (0-9, 11-15) */
+#define KL_TENANT_IMA_PCR   10
+#define KL_TENANT_BOOT_PCRS 0xfbffu
 
 enum {
 	SIGNAL_PROGRESS,
@@ -140,6 +146,7 @@ kl_tenant_enrollment_finalize(GObject *object)
 	g_clear_pointer(&self->v, kl_secret_unref);
 	g_free(self->metadata);
 	g_free(self->revocation_key);
+	g_free(self->tpm_policy);
 	g_clear_pointer(&self->body, json_object_unref);
 	g_free(self->challenge);
 	G_OBJECT_CLASS(kl_tenant_enrollment_parent_class)->finalize(object);
@@ -453,9 +460,7 @@ kl_tenant_enrollment_build_body(KlTenantEnrollment *self)
 				      options->cv_agent_host != NULL ? options->cv_agent_host
 								     : self->agent_ip);
 	json_object_set_int_member(body, "cloudagent_port", self->target.port);
-	json_object_set_string_member(body,
-				      "tpm_policy",
-				      options->tpm_policy != NULL ? options->tpm_policy : "{}");
+	json_object_set_string_member(body, "tpm_policy", self->tpm_policy);
 	if (options->runtime_policy != NULL)
 		runtime_b64 = g_base64_encode((const guint8 *)options->runtime_policy,
 					      strlen(options->runtime_policy));
@@ -1144,6 +1149,50 @@ kl_tenant_enrollment_registrar_cb(GObject *source, GAsyncResult *result, gpointe
 }
 
 static gboolean
+kl_tenant_is_set(const gchar *value)
+{
+	return value != NULL && *value != '\0';
+}
+
+/*
+ * The tpm_policy the verifier gets (spec §4.7): the operator's, with PCR
+ * 10 in the mask when IMA is checked (a runtime policy, its name or IMA
+ * signature keys) and the measured-boot PCRs when a boot policy is; a
+ * policy listing one of those boot PCRs beside a boot policy is refused.
+ * Without PCR 10 quoted, the verifier never sees the IMA log.
+ */
+static gchar *
+kl_tenant_enrollment_tpm_policy(KlTenantEnrollOptions *options, GError **error)
+{
+	const gchar *text = options->tpm_policy != NULL ? options->tpm_policy : "{}";
+	g_autoptr(KlTpmPolicy) policy = kl_tpm_policy_new_from_json(text, strlen(text), error);
+	gboolean ima;
+	gboolean boot;
+
+	if (policy == NULL) {
+		g_prefix_error(error, "tpm_policy: ");
+		return NULL;
+	}
+	ima = kl_tenant_is_set(options->runtime_policy) ||
+	      kl_tenant_is_set(options->runtime_policy_name) ||
+	      kl_tenant_is_set(options->ima_sign_verification_keys);
+	boot = kl_tenant_is_set(options->mb_policy) || kl_tenant_is_set(options->mb_policy_name);
+	if (boot && (kl_tpm_policy_get_pcrs(policy) & KL_TENANT_BOOT_PCRS) != 0) {
+		g_set_error(error,
+			    KL_ERROR,
+			    KL_ERROR_INVALID_ARGUMENT,
+			    "tpm_policy lists a PCR that measured boot uses (0-9, 11-15): "
+			    "leave it to the boot policy");
+		return NULL;
+	}
+	if (ima)
+		kl_tpm_policy_select(policy, 1u << KL_TENANT_IMA_PCR);
+	if (boot)
+		kl_tpm_policy_select(policy, KL_TENANT_BOOT_PCRS);
+	return kl_tpm_policy_to_json(policy);
+}
+
+static gboolean
 kl_tenant_enrollment_check_options(KlTenantEnrollOptions *options, GError **error)
 {
 	if (options->agent_id == NULL || options->agent_id[0] == '\0') {
@@ -1197,6 +1246,11 @@ kl_tenant_enrollment_run_async(KlTenantEnrollment *self,
 	self->task = g_task_new(self, cancellable, callback, user_data);
 	g_task_set_source_tag(self->task, kl_tenant_enrollment_run_async);
 	if (!kl_tenant_enrollment_check_options(options, &error)) {
+		kl_tenant_enrollment_fail(self, KL_TENANT_STEP_REGISTRAR, error);
+		return;
+	}
+	self->tpm_policy = kl_tenant_enrollment_tpm_policy(options, &error);
+	if (self->tpm_policy == NULL) {
 		kl_tenant_enrollment_fail(self, KL_TENANT_STEP_REGISTRAR, error);
 		return;
 	}

@@ -194,6 +194,36 @@ test_check(void)
 	}
 }
 
+/* the tenant's PCR 10 for IMA: in the mask, never a listed PCR */
+static void
+test_select(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KlTpmPolicy) empty = parse("{}", &error);
+	g_autoptr(KlTpmPolicy) listed = NULL;
+	g_autofree gchar *json = NULL;
+	g_autofree gchar *listed_json = NULL;
+
+	g_assert_no_error(error);
+	g_assert_cmphex(kl_tpm_policy_get_mask(empty), ==, 0);
+	kl_tpm_policy_select(empty, 1u << 10);
+	g_assert_cmphex(kl_tpm_policy_get_mask(empty), ==, 0x400);
+	g_assert_cmphex(kl_tpm_policy_get_pcrs(empty), ==, 0);
+	json = kl_tpm_policy_to_json(empty);
+	g_assert_cmpstr(json, ==, "{\"mask\":\"0x400\"}");
+
+	listed = parse("{\"15\": \"" ZEROS "\"}", &error);
+	g_assert_no_error(error);
+	kl_tpm_policy_select(listed, 1u << 10);
+	kl_tpm_policy_select(listed, 0xfbffu);
+	/* bits past the last PCR are not PCRs */
+	kl_tpm_policy_select(listed, 0xff000000u);
+	g_assert_cmphex(kl_tpm_policy_get_mask(listed), ==, 0xffff);
+	g_assert_cmphex(kl_tpm_policy_get_pcrs(listed), ==, 1u << 15);
+	listed_json = kl_tpm_policy_to_json(listed);
+	g_assert_cmpstr(listed_json, ==, "{\"15\":[\"" ZEROS "\"],\"mask\":\"0xffff\"}");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -201,5 +231,6 @@ main(int argc, char **argv)
 	g_test_add_func("/tpm-policy/parse", test_parse);
 	g_test_add_func("/tpm-policy/parse-errors", test_parse_errors);
 	g_test_add_func("/tpm-policy/check", test_check);
+	g_test_add_func("/tpm-policy/select", test_select);
 	return g_test_run();
 }

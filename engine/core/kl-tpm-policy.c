@@ -225,6 +225,13 @@ kl_tpm_policy_get_values(KlTpmPolicy *self, guint pcr)
 	return (const gchar *const *)self->values[pcr];
 }
 
+void
+kl_tpm_policy_select(KlTpmPolicy *self, guint32 pcrs)
+{
+	g_return_if_fail(self != NULL);
+	self->mask |= pcrs & ((1u << KL_TPM_PCR_COUNT) - 1u);
+}
+
 gchar *
 kl_tpm_policy_to_json(KlTpmPolicy *self)
 {

@@ -24,6 +24,9 @@ guint32 kl_tpm_policy_get_mask(KlTpmPolicy *self); /* "mask", else the PCRs list
 guint32 kl_tpm_policy_get_pcrs(KlTpmPolicy *self); /* bit n: PCR n has allowed values */
 const gchar *const *kl_tpm_policy_get_values(KlTpmPolicy *self, guint pcr); /* NULL if none */
 gchar *kl_tpm_policy_to_json(KlTpmPolicy *self); /* normalised, with "mask" */
+/* Adds @pcrs (bit n: PCR n) to the quote mask: the tenant's PCR 10 for
+ * IMA and the measured-boot PCRs, which a policy does not list itself. */
+void kl_tpm_policy_select(KlTpmPolicy *self, guint32 pcrs);
 
 /* Appends pcr_validation.invalid_pcr_<n> for each quoted PCR not in
  * @skip whose value is not allowed, and pcr_validation.missing_pcrs if

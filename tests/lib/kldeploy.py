@@ -311,6 +311,7 @@ class Deployment:
         self.processes = {}
         self.tctis = {}
         self.shm_name = None
+        self.tctis_to_shut = set()
         self.state = self._load_state()
         if agent_id and not self.state["agents"]:
             self.state["agents"] = [{"id": agent_id}]
@@ -336,6 +337,7 @@ class Deployment:
     def _save_pids(self):
         records = {name: p.record() for name, p in self.processes.items() if p.alive()}
         records["bus_address"] = self.bus_address
+        records["tctis"] = {str(n): t for n, t in self.tctis.items()}
         tmp = os.path.join(self.run_dir, "pids.json.tmp")
         with open(tmp, "w") as f:
             json.dump(records, f, indent=2)
@@ -474,7 +476,12 @@ class Deployment:
         if not self.processes:
             self._adopt()
         names = sorted(self.processes, key=_stop_rank)
+        self.tctis_to_shut = {m.group(1) for m in
+                              (re.fullmatch(r"swtpm-(\d+)", n) for n in names) if m}
         for name in names:
+            m = re.fullmatch(r"(abrmd|swtpm)-(\d+)", name)
+            if m and m.group(2) in self.tctis_to_shut:
+                self._tpm_shutdown(int(m.group(2)))
             self.processes.pop(name).stop()
         for number in range(1, len(self.state["agents"]) + 1):
             secure = os.path.join(self.dir, f"agent-{number}", "secure")
@@ -487,6 +494,18 @@ class Deployment:
         if os.path.exists(bus):
             os.unlink(bus)
 
+    def _tpm_shutdown(self, number):
+        """TPM2_Shutdown before swtpm stops, as an orderly power-off: else
+        the next boot's quotes say the clock is not safe, which the
+        verifier rightly fails."""
+        self.tctis_to_shut.discard(str(number))
+        tcti = self.tctis.get(number)
+        if tcti is None:
+            return
+        env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.bus_address or "")
+        subprocess.run(["tpm2_shutdown", "-c", "-T", tcti], env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=30, check=False)
+
     def _adopt(self):
         """The live processes recorded by an earlier up(), into self.processes."""
         try:
@@ -495,6 +514,7 @@ class Deployment:
         except (FileNotFoundError, json.JSONDecodeError):
             return {}
         records.pop("bus_address", None)
+        self.tctis.update({int(n): t for n, t in records.pop("tctis", {}).items()})
         for name, record in records.items():
             proc = Process.adopt(name, record, os.path.join(self.logs_dir, name + ".log"))
             if proc.alive():
@@ -522,7 +542,12 @@ class Deployment:
         proc = self._spawn("dbus", ["dbus-daemon", "--session", "--nofork", "--nopidfile",
                                     f"--address={address}", "--print-address=1"],
                            dict(os.environ))
-        self.state["bus_address"] = proc.wait_for(r"^(unix:\S+)", timeout=20).group(1)
+        address = proc.wait_for(r"^(unix:\S+)", timeout=20).group(1)
+        # a path of ours is the same every run: without the guid, an
+        # exported address stays good after a restart
+        if address.startswith("unix:path="):
+            address = address.split(",guid=")[0]
+        self.state["bus_address"] = address
         self._save_state()
 
     def _make_tls(self):
