@@ -5,15 +5,15 @@
  * to check — a payload file chosen when one is wanted).
  * Enroll sends EnrollAgent with the options kl-verifier-dbus-enroll.c
  * reads ("agent_id", "runtime_policy_name", "mb_policy_name",
- * "tpm_policy", "cert_package", "verify") and the payload as a file
- * descriptor (an empty memfd for none), then lists each
+ * "tpm_policy", "verify"; a certificate package adds "cert_package",
+ * "metadata" and "revocation_key") and the payload as a file descriptor
+ * (the chosen file, or the package in memory), then lists each
  * "enrollment-progress" step of that agent until the call returns.
  */
 #define G_LOG_DOMAIN "KlConsole"
 #include "config.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <glib/gi18n.h>
@@ -565,102 +565,46 @@ kl_gui_enroll_wizard_enroll_cb(GObject *source, GAsyncResult *result, gpointer u
 }
 
 /* The certificate package keylime_tenant --cert would send (the agent's
- * certificate from the CA directory, made on first use), in a memfd.  Its
- * metadata and RevocationNotifier key stay here: EnrollAgent takes no such
- * options. */
-static int
-kl_gui_enroll_wizard_package_fd(KlGuiEnrollWizard *self, GError **error)
+ * certificate from the CA directory, made on first use); its metadata and
+ * RevocationNotifier key go into @options for the verifier. */
+static GBytes *
+kl_gui_enroll_wizard_package(KlGuiEnrollWizard *self, GVariantDict *options, GError **error)
 {
 	g_autofree gchar *ca_dir = g_file_get_path(self->payload_file);
 	g_autofree gchar *include = self->include_dir != NULL ? g_file_get_path(self->include_dir)
 							      : NULL;
-	g_auto(GStrv) actions = NULL;
+	g_auto(GStrv) actions =
+		g_strsplit(gtk_editable_get_text(GTK_EDITABLE(self->actions_entry)), ",", -1);
+	g_autoptr(GStrvBuilder) named = g_strv_builder_new();
+	g_auto(GStrv) action_names = NULL;
 	g_autoptr(KlTenantPackage) package = NULL;
-	const gchar *data;
-	gsize size;
-	int fd;
 
-	actions = g_strsplit(gtk_editable_get_text(GTK_EDITABLE(self->actions_entry)), ",", -1);
-	for (guint i = 0; actions[i] != NULL; i++)
+	/* empty names (",," or an empty entry) are dropped */
+	for (guint i = 0; actions[i] != NULL; i++) {
 		g_strstrip(actions[i]);
-	{
-		/* empty names (",," or an empty entry) are dropped */
-		GStrvBuilder *builder = g_strv_builder_new();
-
-		for (guint i = 0; actions[i] != NULL; i++) {
-			if (actions[i][0] != '\0')
-				g_strv_builder_add(builder, actions[i]);
-		}
-		g_strfreev(actions);
-		actions = g_strv_builder_end(builder);
-		g_strv_builder_unref(builder);
+		if (actions[i][0] != '\0')
+			g_strv_builder_add(named, actions[i]);
 	}
+	action_names = g_strv_builder_end(named);
 	package = kl_tenant_package_new(ca_dir,
 					self->enrolling_id,
 					include,
-					actions[0] != NULL ? (const gchar *const *)actions : NULL,
+					action_names[0] != NULL ? (const gchar *const *)action_names
+								: NULL,
 					error);
 	if (package == NULL)
-		return -1;
-	fd = memfd_create("keylime-console-package", MFD_CLOEXEC);
-	if (fd < 0) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    g_io_error_from_errno(errno),
-			    "memfd_create: %s",
-			    g_strerror(errno));
-		return -1;
-	}
-	data = g_bytes_get_data(package->zip, &size);
-	while (size > 0) {
-		gssize written = write(fd, data, size);
-
-		if (written < 0 && errno == EINTR)
-			continue;
-		if (written <= 0) {
-			g_set_error(error,
-				    G_IO_ERROR,
-				    g_io_error_from_errno(errno),
-				    "memfd: %s",
-				    g_strerror(errno));
-			close(fd);
-			return -1;
-		}
-		data += written;
-		size -= (gsize)written;
-	}
-	if (lseek(fd, 0, SEEK_SET) != 0) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    g_io_error_from_errno(errno),
-			    "lseek: %s",
-			    g_strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
+		return NULL;
+	kl_tenant_package_add_enroll_options(package, options);
+	return g_bytes_ref(package->zip);
 }
 
+/* The single-file payload, opened for EnrollAgent; -1 with @error. */
 static int
-kl_gui_enroll_wizard_payload_fd(KlGuiEnrollWizard *self, GError **error)
+kl_gui_enroll_wizard_payload_file_fd(KlGuiEnrollWizard *self, GError **error)
 {
-	g_autofree gchar *path = NULL;
-	int fd;
+	g_autofree gchar *path = g_file_get_path(self->payload_file);
+	int fd = path != NULL ? g_open(path, O_RDONLY | O_CLOEXEC, 0) : -1;
 
-	if (kl_gui_enroll_wizard_payload_kind(self) == KL_GUI_PAYLOAD_NONE) {
-		fd = memfd_create("keylime-console-no-payload", MFD_CLOEXEC);
-		if (fd < 0)
-			g_set_error(error,
-				    G_IO_ERROR,
-				    g_io_error_from_errno(errno),
-				    "memfd_create: %s",
-				    g_strerror(errno));
-		return fd;
-	}
-	if (kl_gui_enroll_wizard_payload_kind(self) == KL_GUI_PAYLOAD_PACKAGE)
-		return kl_gui_enroll_wizard_package_fd(self, error);
-	path = g_file_get_path(self->payload_file);
-	fd = path != NULL ? g_open(path, O_RDONLY | O_CLOEXEC, 0) : -1;
 	if (fd < 0)
 		/* TRANSLATORS: %s is a file name */
 		g_set_error(error,
@@ -678,8 +622,9 @@ kl_gui_enroll_wizard_enroll(KlGuiEnrollWizard *self)
 	const gchar *runtime = kl_gui_policy_chooser_get_name(self->runtime_chooser);
 	const gchar *mb = kl_gui_policy_chooser_get_name(self->mb_chooser);
 	KlGuiPayloadKind payload = kl_gui_enroll_wizard_payload_kind(self);
+	g_autoptr(GBytes) package = NULL;
 	g_autoptr(GError) error = NULL;
-	int fd;
+	int fd = -1;
 
 	g_free(self->enrolling_id);
 	self->enrolling_id = g_strdup(kl_gui_enroll_wizard_agent_id(self));
@@ -690,8 +635,6 @@ kl_gui_enroll_wizard_enroll(KlGuiEnrollWizard *self)
 		g_variant_dict_insert(&options, "mb_policy_name", "s", mb);
 	if (self->tpm_policy != NULL)
 		g_variant_dict_insert(&options, "tpm_policy", "s", self->tpm_policy);
-	if (payload == KL_GUI_PAYLOAD_PACKAGE)
-		g_variant_dict_insert(&options, "cert_package", "b", TRUE);
 	if (payload != KL_GUI_PAYLOAD_NONE && gtk_check_button_get_active(self->verify_check))
 		g_variant_dict_insert(&options, "verify", "b", TRUE);
 
@@ -701,8 +644,11 @@ kl_gui_enroll_wizard_enroll(KlGuiEnrollWizard *self)
 	g_ptr_array_set_size(self->steps, 0);
 	gtk_label_set_text(self->result_label, "");
 
-	fd = kl_gui_enroll_wizard_payload_fd(self, &error);
-	if (fd < 0) {
+	if (payload == KL_GUI_PAYLOAD_PACKAGE)
+		package = kl_gui_enroll_wizard_package(self, &options, &error);
+	else if (payload == KL_GUI_PAYLOAD_FILE)
+		fd = kl_gui_enroll_wizard_payload_file_fd(self, &error);
+	if (error != NULL) {
 		self->status = KL_GUI_ENROLL_FAILED;
 		g_free(self->result);
 		self->result = g_strdup(error->message);
@@ -713,14 +659,23 @@ kl_gui_enroll_wizard_enroll(KlGuiEnrollWizard *self)
 	self->status = KL_GUI_ENROLL_RUNNING;
 	gtk_label_set_text(self->result_label, _("Enrolling…"));
 	gtk_stack_set_visible_child_name(self->stack, "progress");
-	/* the client duplicates the descriptor */
-	kl_client_enroll_agent_async(self->client,
-				     g_variant_dict_end(&options),
-				     fd,
-				     self->cancellable,
-				     kl_gui_enroll_wizard_enroll_cb,
-				     g_object_ref(self));
-	close(fd);
+	if (fd >= 0) {
+		/* the client duplicates the descriptor */
+		kl_client_enroll_agent_async(self->client,
+					     g_variant_dict_end(&options),
+					     fd,
+					     self->cancellable,
+					     kl_gui_enroll_wizard_enroll_cb,
+					     g_object_ref(self));
+		close(fd);
+	} else {
+		kl_client_enroll_agent_bytes_async(self->client,
+						   g_variant_dict_end(&options),
+						   package,
+						   self->cancellable,
+						   kl_gui_enroll_wizard_enroll_cb,
+						   g_object_ref(self));
+	}
 	kl_gui_enroll_wizard_update_buttons(self);
 }
 

@@ -120,6 +120,8 @@ kl_gui_format_add_to_scope(GtkWidgetClass *widget_class)
 						G_CALLBACK(kl_gui_format_address_closure),
 						"kl_gui_format_or_none_closure",
 						G_CALLBACK(kl_gui_format_or_none_closure),
+						"kl_gui_format_event_kind_closure",
+						G_CALLBACK(kl_gui_format_event_kind_closure),
 						NULL);
 	gtk_widget_class_set_template_scope(widget_class, scope);
 	g_object_unref(scope);

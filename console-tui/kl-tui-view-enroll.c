@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <glib/gi18n.h>
@@ -426,80 +425,26 @@ kl_tui_enroll_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	kl_tui_enroll_finish(app, error, path);
 }
 
-/* A descriptor to read @bytes from (an anonymous file). */
-static int
-kl_tui_enroll_memfd(GBytes *bytes, GError **error)
-{
-	gsize size = 0;
-	const guint8 *data = bytes != NULL ? g_bytes_get_data(bytes, &size) : NULL;
-	int fd = memfd_create("keylime-tui-payload", MFD_CLOEXEC);
-
-	if (fd < 0) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    g_io_error_from_errno(errno),
-			    "memfd: %s",
-			    g_strerror(errno));
-		return -1;
-	}
-	while (size > 0) {
-		ssize_t n = write(fd, data, size);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			g_set_error(error,
-				    G_IO_ERROR,
-				    G_IO_ERROR_FAILED,
-				    "memfd: %s",
-				    g_strerror(errno));
-			close(fd);
-			return -1;
-		}
-		data += n;
-		size -= (gsize)n;
-	}
-	lseek(fd, 0, SEEK_SET);
-	return fd;
-}
-
-/* The payload descriptor and whether it is a certificate package. */
-static int
-kl_tui_enroll_payload_fd(KlTuiEnrollView *self, gboolean *cert_package, GError **error)
+/* A certificate package for the agent; its metadata and RevocationNotifier
+ * key go into @options.  NULL with @error. */
+static GBytes *
+kl_tui_enroll_package(KlTuiEnrollView *self, GVariantDict *options, GError **error)
 {
 	g_autoptr(KlTenantPackage) package = NULL;
 	g_auto(GStrv) actions = NULL;
-	int fd;
 
-	*cert_package = FALSE;
-	switch (kl_tui_enroll_payload(self)) {
-	case PAYLOAD_FILE:
-		fd = g_open(self->values[FIELD_PAYLOAD_FILE], O_RDONLY | O_CLOEXEC, 0);
-		if (fd < 0)
-			g_set_error(error,
-				    G_IO_ERROR,
-				    g_io_error_from_errno(errno),
-				    "%s: %s",
-				    self->values[FIELD_PAYLOAD_FILE],
-				    g_strerror(errno));
-		return fd;
-	case PAYLOAD_CERT_PACKAGE:
-		if (self->values[FIELD_ACTIONS][0] != '\0')
-			actions = g_strsplit(self->values[FIELD_ACTIONS], ",", -1);
-		package = kl_tenant_package_new(self->values[FIELD_CA_DIR],
-						self->values[FIELD_AGENT],
-						self->values[FIELD_INCLUDE_DIR][0] != '\0'
-							? self->values[FIELD_INCLUDE_DIR]
-							: NULL,
-						(const gchar *const *)actions,
-						error);
-		if (package == NULL)
-			return -1;
-		*cert_package = TRUE;
-		return kl_tui_enroll_memfd(package->zip, error);
-	default:
-		return kl_tui_enroll_memfd(NULL, error);
-	}
+	if (self->values[FIELD_ACTIONS][0] != '\0')
+		actions = g_strsplit(self->values[FIELD_ACTIONS], ",", -1);
+	package = kl_tenant_package_new(
+		self->values[FIELD_CA_DIR],
+		self->values[FIELD_AGENT],
+		self->values[FIELD_INCLUDE_DIR][0] != '\0' ? self->values[FIELD_INCLUDE_DIR] : NULL,
+		(const gchar *const *)actions,
+		error);
+	if (package == NULL)
+		return NULL;
+	kl_tenant_package_add_enroll_options(package, options);
+	return g_bytes_ref(package->zip);
 }
 
 static void
@@ -507,45 +452,58 @@ kl_tui_enroll_call(KlTuiApp *app)
 {
 	KlTuiEnrollView *self = app->enroll;
 	g_autoptr(GError) error = NULL;
-	g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
-	gboolean cert_package = FALSE;
-	int fd = kl_tui_enroll_payload_fd(self, &cert_package, &error);
+	g_autoptr(GBytes) package = NULL;
+	g_auto(GVariantDict) options = G_VARIANT_DICT_INIT(NULL);
+	int fd = -1;
 
-	if (fd < 0) {
+	g_variant_dict_insert(&options, "agent_id", "s", self->values[FIELD_AGENT]);
+	if (self->policy_name != NULL && self->policy_name[0] != '\0')
+		g_variant_dict_insert(&options, "runtime_policy_name", "s", self->policy_name);
+	if (self->values[FIELD_MB_POLICY][0] != '\0')
+		g_variant_dict_insert(&options,
+				      "mb_policy_name",
+				      "s",
+				      self->values[FIELD_MB_POLICY]);
+	if (self->values[FIELD_TPM_POLICY][0] != '\0')
+		g_variant_dict_insert(&options, "tpm_policy", "s", self->values[FIELD_TPM_POLICY]);
+	switch (kl_tui_enroll_payload(self)) {
+	case PAYLOAD_FILE:
+		fd = g_open(self->values[FIELD_PAYLOAD_FILE], O_RDONLY | O_CLOEXEC, 0);
+		if (fd < 0)
+			g_set_error(&error,
+				    G_IO_ERROR,
+				    g_io_error_from_errno(errno),
+				    "%s: %s",
+				    self->values[FIELD_PAYLOAD_FILE],
+				    g_strerror(errno));
+		break;
+	case PAYLOAD_CERT_PACKAGE:
+		package = kl_tui_enroll_package(self, &options, &error);
+		break;
+	default:
+		break;
+	}
+	if (error != NULL) {
 		kl_tui_enroll_finish(app, error, NULL);
 		return;
 	}
-	g_variant_builder_add(&options,
-			      "{sv}",
-			      "agent_id",
-			      g_variant_new_string(self->values[FIELD_AGENT]));
-	if (self->policy_name != NULL && self->policy_name[0] != '\0')
-		g_variant_builder_add(&options,
-				      "{sv}",
-				      "runtime_policy_name",
-				      g_variant_new_string(self->policy_name));
-	if (self->values[FIELD_MB_POLICY][0] != '\0')
-		g_variant_builder_add(&options,
-				      "{sv}",
-				      "mb_policy_name",
-				      g_variant_new_string(self->values[FIELD_MB_POLICY]));
-	if (self->values[FIELD_TPM_POLICY][0] != '\0')
-		g_variant_builder_add(&options,
-				      "{sv}",
-				      "tpm_policy",
-				      g_variant_new_string(self->values[FIELD_TPM_POLICY]));
-	if (cert_package)
-		g_variant_builder_add(&options,
-				      "{sv}",
-				      "cert_package",
-				      g_variant_new_boolean(TRUE));
-	kl_client_enroll_agent_async(app->client,
-				     g_variant_builder_end(&options),
-				     fd,
-				     app->cancellable,
-				     kl_tui_enroll_done_cb,
-				     app);
-	close(fd);
+	if (fd >= 0) {
+		/* the client duplicates the descriptor */
+		kl_client_enroll_agent_async(app->client,
+					     g_variant_dict_end(&options),
+					     fd,
+					     app->cancellable,
+					     kl_tui_enroll_done_cb,
+					     app);
+		close(fd);
+	} else {
+		kl_client_enroll_agent_bytes_async(app->client,
+						   g_variant_dict_end(&options),
+						   package,
+						   app->cancellable,
+						   kl_tui_enroll_done_cb,
+						   app);
+	}
 }
 
 static void

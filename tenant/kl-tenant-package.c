@@ -177,3 +177,12 @@ kl_tenant_package_new(const gchar *ca_dir,
 	package->metadata = kl_json_node_to_string(root, FALSE);
 	return g_steal_pointer(&package);
 }
+
+void
+kl_tenant_package_add_enroll_options(const KlTenantPackage *self, GVariantDict *options)
+{
+	g_return_if_fail(self != NULL && options != NULL);
+	g_variant_dict_insert(options, "cert_package", "b", TRUE);
+	g_variant_dict_insert(options, "metadata", "s", self->metadata);
+	g_variant_dict_insert(options, "revocation_key", "s", self->revocation_key);
+}

@@ -28,6 +28,10 @@ KlTenantPackage *kl_tenant_package_new(const gchar *ca_dir,
 				       const gchar *const *revocation_actions /* nullable */,
 				       GError **error);
 void kl_tenant_package_free(KlTenantPackage *self);
+
+/* org.keylime.Verifier1.EnrollAgent's options for a package made here (the
+ * consoles'): cert_package, metadata and revocation_key. */
+void kl_tenant_package_add_enroll_options(const KlTenantPackage *self, GVariantDict *options);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KlTenantPackage, kl_tenant_package_free)
 
 G_END_DECLS

@@ -14,6 +14,10 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <gio/gunixfdlist.h>
 
 #include "kl-agent-id.h"
@@ -1620,6 +1624,68 @@ gchar *
 kl_client_enroll_agent_finish(KlClient *self, GAsyncResult *result, GError **error)
 {
 	return kl_client_finish_path(self, result, kl_client_enroll_agent_async, error);
+}
+
+/* An anonymous file holding @bytes (NULL: empty), read from its start. */
+static int
+kl_client_memfd_new(GBytes *bytes, GError **error)
+{
+	gsize size = 0;
+	const guint8 *data = bytes != NULL ? g_bytes_get_data(bytes, &size) : NULL;
+	int fd = memfd_create("kl-client-payload", MFD_CLOEXEC);
+
+	while (fd >= 0 && size > 0) {
+		gssize written = write(fd, data, size);
+
+		if (written < 0 && errno == EINTR)
+			continue;
+		if (written <= 0) {
+			close(fd);
+			fd = -1;
+			break;
+		}
+		data += written;
+		size -= (gsize)written;
+	}
+	if (fd >= 0 && lseek(fd, 0, SEEK_SET) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		g_set_error(error,
+			    G_IO_ERROR,
+			    g_io_error_from_errno(errno),
+			    "payload: cannot write an anonymous file: %s",
+			    g_strerror(errno));
+	return fd;
+}
+
+void
+kl_client_enroll_agent_bytes_async(KlClient *self,
+				   GVariant *options,
+				   GBytes *payload,
+				   GCancellable *cancellable,
+				   GAsyncReadyCallback callback,
+				   gpointer user_data)
+{
+	GError *error = NULL;
+	int fd;
+
+	g_return_if_fail(KL_IS_CLIENT(self));
+	g_return_if_fail(options != NULL && g_variant_is_of_type(options, G_VARIANT_TYPE_VARDICT));
+
+	fd = kl_client_memfd_new(payload, &error);
+	if (fd < 0) {
+		g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
+
+		g_variant_unref(g_variant_ref_sink(options));
+		g_task_set_source_tag(task, kl_client_enroll_agent_async);
+		g_task_return_error(task, error);
+		return;
+	}
+	/* the call duplicates the descriptor */
+	kl_client_enroll_agent_async(self, options, fd, cancellable, callback, user_data);
+	close(fd);
 }
 
 static const gchar *

@@ -129,6 +129,14 @@ void kl_client_enroll_agent_async(KlClient *self,
 				  GAsyncReadyCallback callback,
 				  gpointer user_data);
 gchar *kl_client_enroll_agent_finish(KlClient *self, GAsyncResult *result, GError **error);
+/* The same with the payload in memory (NULL: none), handed over in an
+ * anonymous file; finishes with kl_client_enroll_agent_finish(). */
+void kl_client_enroll_agent_bytes_async(KlClient *self,
+					GVariant *options,
+					GBytes *payload,
+					GCancellable *cancellable,
+					GAsyncReadyCallback callback,
+					gpointer user_data);
 
 /*
  * The enrollment wizards' list: org.keylime.Registrar1's activated agents
