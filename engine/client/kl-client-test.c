@@ -967,10 +967,17 @@ assert_event(Fixture *fixture,
 }
 
 static gboolean
-top_event_is_a5(gpointer user_data)
+top_event_is_evil(gpointer user_data)
 {
 	g_autoptr(KlClientEvent) top = event_at(user_data, 0);
-	return top != NULL && g_str_equal(kl_client_event_get_agent_id(top), "a5");
+	return top != NULL && g_str_equal(kl_client_event_get_subject(top), "/usr/bin/evil");
+}
+
+static gboolean
+top_event_is_other(gpointer user_data)
+{
+	g_autoptr(KlClientEvent) top = event_at(user_data, 0);
+	return top != NULL && g_str_equal(kl_client_event_get_subject(top), "/usr/bin/other");
 }
 
 static void
@@ -1092,6 +1099,22 @@ test_client_events(Fixture *fixture, gconstpointer user_data)
 		g_assert_cmpstr(kl_client_event_get_context(first), ==, "{\"pcr\": 7}");
 	}
 
+	/* One round with an IMA finding: AttestationFailed then its entries.
+	 * The IMA finding is shown once, with its path and the round's
+	 * severity. */
+	g_variant_builder_init(&builder, G_VARIANT_TYPE("a(ssb)"));
+	g_variant_builder_add(&builder,
+			      "(ssb)",
+			      "ima.validation.ima-ng.not_in_allowlist",
+			      "{\"line\": 12}",
+			      FALSE);
+	g_variant_builder_add(&builder, "(ssb)", "pcr_validation.invalid_pcr_0", "{}", FALSE);
+	kl_dbus_verifier1_manager_emit_attestation_failed(fixture->service->manager,
+							  "/org/keylime/Verifier1/agents/a5",
+							  "a5",
+							  60,
+							  1,
+							  g_variant_builder_end(&builder));
 	g_variant_builder_init(&builder, G_VARIANT_TYPE("a(ussa{sv})"));
 	{
 		GVariantBuilder extras;
@@ -1117,7 +1140,7 @@ test_client_events(Fixture *fixture, gconstpointer user_data)
 							  "a5",
 							  60,
 							  g_variant_builder_end(&builder));
-	g_assert_true(kl_test_wait_for(top_event_is_a5, fixture, WAIT_MS));
+	g_assert_true(kl_test_wait_for(top_event_is_evil, fixture, WAIT_MS));
 	{
 		g_autoptr(KlClientEvent) top = event_at(fixture, 0);
 		g_assert_cmpstr(kl_client_event_get_subject(top), ==, "/usr/bin/evil");
@@ -1125,9 +1148,46 @@ test_client_events(Fixture *fixture, gconstpointer user_data)
 				==,
 				"ima.validation.ima-ng.not_in_allowlist");
 		g_assert_cmpstr(kl_client_event_get_context(top), ==, "{\"line\": 12}");
+		g_assert_cmpint(kl_client_event_get_severity(top), ==, 1);
+	}
+	assert_event(fixture,
+		     1,
+		     KL_CLIENT_EVENT_FINDING,
+		     "a5",
+		     60,
+		     "pcr_validation.invalid_pcr_0",
+		     "warning");
+	assert_event(fixture,
+		     2,
+		     KL_CLIENT_EVENT_FINDING,
+		     "a4",
+		     50,
+		     "pcr_validation.invalid_pcr_7",
+		     "error");
+	g_assert_cmpuint(g_list_model_get_n_items(kl_client_get_events(fixture->client)), ==, 5);
+
+	/* entries without their round (another time) have no severity */
+	g_variant_builder_init(&builder, G_VARIANT_TYPE("a(ussa{sv})"));
+	{
+		GVariantBuilder extras;
+		g_variant_builder_init(&extras, G_VARIANT_TYPE_VARDICT);
+		g_variant_builder_add(&builder,
+				      "(ussa{sv})",
+				      (guint32)13,
+				      "/usr/bin/other",
+				      "not in allowlist",
+				      &extras);
+	}
+	kl_dbus_verifier1_manager_emit_ima_entries_failed(fixture->service->manager,
+							  "/org/keylime/Verifier1/agents/a5",
+							  "a5",
+							  61,
+							  g_variant_builder_end(&builder));
+	g_assert_true(kl_test_wait_for(top_event_is_other, fixture, WAIT_MS));
+	{
+		g_autoptr(KlClientEvent) top = event_at(fixture, 0);
 		g_assert_cmpint(kl_client_event_get_severity(top), ==, -1);
 	}
-	g_assert_cmpuint(g_list_model_get_n_items(kl_client_get_events(fixture->client)), ==, 5);
 }
 
 typedef struct {

@@ -58,6 +58,12 @@ struct _KlClient {
 	guint max_events;
 	GHashTable *live_event_keys; /* while a backfill runs: events seen live */
 	guint backfill_serial;
+	/* The round AttestationFailed announced last: its IMA findings come
+	 * as ImaEntriesFailed right after, with their paths, and are shown
+	 * once, with this severity. */
+	gchar *round_agent_id;
+	guint64 round_time;
+	guint round_severity;
 
 	guint changed_source;
 };
@@ -655,6 +661,10 @@ kl_client_attestation_failed_cb(KlDBusVerifier1Manager *manager,
 	KlClient *self = KL_CLIENT(user_data);
 	gsize n = g_variant_n_children(events);
 
+	g_free(self->round_agent_id);
+	self->round_agent_id = g_strdup(agent_id);
+	self->round_time = time;
+	self->round_severity = severity;
 	/* Inserted last first, so that the feed reads in check order. */
 	for (gsize i = n; i > 0; i--) {
 		const gchar *event_id = NULL;
@@ -662,6 +672,9 @@ kl_client_attestation_failed_cb(KlDBusVerifier1Manager *manager,
 		gboolean irrecoverable = FALSE;
 
 		g_variant_get_child(events, i - 1, "(&s&sb)", &event_id, &context, &irrecoverable);
+		/* the verifier sends these again in ImaEntriesFailed */
+		if (g_str_has_prefix(event_id, "ima."))
+			continue;
 		kl_client_add_live_event(self,
 					 KL_CLIENT_EVENT_FINDING,
 					 agent_id,
@@ -683,6 +696,9 @@ kl_client_ima_entries_failed_cb(KlDBusVerifier1Manager *manager,
 {
 	KlClient *self = KL_CLIENT(user_data);
 	gsize n = g_variant_n_children(entries);
+	guint severity = g_strcmp0(agent_id, self->round_agent_id) == 0 && time == self->round_time
+				 ? self->round_severity
+				 : G_MAXUINT32;
 
 	for (gsize i = n; i > 0; i--) {
 		g_autoptr(GVariant) extras = NULL;
@@ -708,7 +724,7 @@ kl_client_ima_entries_failed_cb(KlDBusVerifier1Manager *manager,
 					 agent_id,
 					 time,
 					 event_id,
-					 G_MAXUINT32,
+					 severity,
 					 path,
 					 context);
 	}
@@ -1043,6 +1059,7 @@ kl_client_finalize(GObject *object)
 	g_clear_object(&self->connection);
 	g_clear_object(&self->cancellable);
 	g_free(self->considered_shm_name);
+	g_free(self->round_agent_id);
 	g_ptr_array_unref(self->sorted);
 	g_array_unref(self->slot_seq);
 	g_ptr_array_unref(self->slot_agents);

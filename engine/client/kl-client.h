@@ -16,7 +16,8 @@
  * - kl_client_get_events(): a GListModel of KlClientEvent, newest first,
  *   bounded (KL_CLIENT_MAX_EVENTS by default), backfilled with GetEvents
  *   on every (re)connection and fed by AttestationFailed, ImaEntriesFailed
- *   and Revocation.
+ *   and Revocation; a failed IMA entry is one event, with its path and its
+ *   round's severity, as the backfill has it.
  * - "connected": FALSE while the verifier is not on the bus; the agent list
  *   is then empty.  It fills again when the verifier comes back.
  * - asynchronous wrappers of every method; errors are KL_ERROR codes when
