@@ -13,9 +13,12 @@ int
 main(int argc, char **argv)
 {
 	g_autoptr(KlGuiApplication) app = NULL;
+	/* another catalogue directory, e.g. <build>/po in the tests (po/README.md) */
+	const gchar *localedir = g_getenv("KEYLIME_LOCALEDIR");
 
 	setlocale(LC_ALL, "");
-	bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+	bindtextdomain(GETTEXT_PACKAGE,
+		       localedir != NULL && localedir[0] != '\0' ? localedir : LOCALEDIR);
 	bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
 	textdomain(GETTEXT_PACKAGE);
 
