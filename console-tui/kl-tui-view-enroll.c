@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -317,11 +318,14 @@ kl_tui_enroll_draw_review(KlTuiApp *app, KlTuiEnrollView *self, gint top, gint n
 		g_variant_lookup(self->record, "ip", "&s", &ip);
 		g_variant_lookup(self->record, "port", "u", &port);
 		g_variant_lookup(self->record, "regcount", "x", &regcount);
-		where = g_strdup_printf(
-			_("registered at %s:%u, %" G_GINT64_FORMAT " registrations"),
-			ip != NULL ? ip : "?",
-			port,
-			regcount);
+		/* TRANSLATORS: the agent's address and port, then how often it
+		 * registered (PRId64: xgettext cannot read G_GINT64_FORMAT) */
+		where = g_strdup_printf(ngettext("registered at %s:%u, %" PRId64 " registration",
+						 "registered at %s:%u, %" PRId64 " registrations",
+						 (gulong)MAX(regcount, 0)),
+					ip != NULL ? ip : "?",
+					port,
+					(int64_t)regcount);
 		g_ptr_array_add(lines, g_strdup_printf("%-30s %s", _("Registrar"), where));
 	}
 	g_ptr_array_add(lines, g_strdup(""));
