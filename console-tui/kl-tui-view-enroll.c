@@ -320,9 +320,7 @@ kl_tui_enroll_draw_review(KlTuiApp *app, KlTuiEnrollView *self, gint top, gint n
 		g_variant_lookup(self->record, "regcount", "x", &regcount);
 		/* TRANSLATORS: the agent's address and port, then how often it
 		 * registered (PRId64: xgettext cannot read G_GINT64_FORMAT) */
-		where = g_strdup_printf(ngettext("registered at %s:%u, %" PRId64 " registration",
-						 "registered at %s:%u, %" PRId64 " registrations",
-						 (gulong)MAX(regcount, 0)),
+		where = g_strdup_printf(_("registered at %s:%u, %" PRId64 " registrations"),
 					ip != NULL ? ip : "?",
 					port,
 					(int64_t)regcount);
