@@ -167,6 +167,9 @@ class Demo:
     def guide(self):
         d = self.d
         line = kldeploy.ima_ng_line(FAILURE_PATH).rstrip("\n")
+        payload = os.path.join(d.agent_dir(), "secure", "unzipped", "decrypted_payload")
+        if os.path.exists(payload):
+            print(f"The agent got the payload keylime_tenant sent it: {payload}")
         print(f"""
 Everything lives in {self.dir} (logs in {d.logs_dir}).
 
