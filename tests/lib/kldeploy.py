@@ -270,20 +270,20 @@ class Process:
     def stop(self, grace=10):
         """TERM to the group, KILL after @grace s; the exit status when we
         are its parent (None otherwise)."""
+        # signalled only while it runs: a pid whose process is gone may
+        # belong to someone else by now
         if self.alive():
             self._signal_group(signal.SIGTERM)
-            if not self._wait_gone(grace):
+            if not self._wait_gone(grace) and self.alive():
                 self._signal_group(signal.SIGKILL)
                 self._wait_gone(10)
-        else:
-            # leftovers of the group (children) go too
-            self._signal_group(signal.SIGKILL)
         self._echo_stop.set()
         return self.returncode()
 
     def kill(self):
         """SIGKILL to the group, as a crash would."""
-        self._signal_group(signal.SIGKILL)
+        if self.alive():
+            self._signal_group(signal.SIGKILL)
         self._wait_gone(10)
         self._echo_stop.set()
 
@@ -572,7 +572,7 @@ class Deployment:
         name = f"swtpm-{number}"
         for _ in range(8):
             port = free_port() & ~1
-            if not _port_free(port + 1):
+            if not (_port_free(port) and _port_free(port + 1)):
                 continue
             proc = self._spawn(name, [
                 "swtpm", "socket", "--tpm2", "--tpmstate", f"dir={state_dir}",
