@@ -10,6 +10,7 @@ Only the standard library (a fresh Debian 12 runs it).
     d.verifier_port, d.registrar_port, d.registrar_tls_port
     d.bus_address               # export DBUS_SESSION_BUS_ADDRESS=...
     d.append_ima_entry("/usr/bin/evil-tool")   # an unlisted file: a failure
+    d.running()                 # the names of what runs (an earlier up()'s too)
     d.down()                    # no process left behind
 
 What `up()` brings up, each process in a process group of its own, its
@@ -40,20 +41,25 @@ rest is kept in the directory (<dir>/state.json): agent ids, ports, TPM
 state (same EK and AK), certificates and databases, so a second `up()` in
 the same directory finds its agents registered and enrolled as they were.
 `down()` works from another process too (it reads run/pids.json): TERM to
-each process group, KILL after a grace period, secure-dir tmpfs unmounted.
+each process group, KILL after a grace period, TPM2_Shutdown before a
+swtpm stops (else the next boot's quotes say the clock is not safe),
+secure-dir tmpfs unmounted.  Processes whose parent exited are reparented
+to PID 1; where PID 1 does not reap (some containers) they stay zombies
+after down(): nothing runs, but ps lists them.
 
 Tests: `echo=True` copies daemon output to stdout as TAP comments;
-`quote_interval`, `verifier_env` and `agent_env` tune the daemons,
+`quote_interval`, `verifier_env` and `agent_env` tune the daemons;
 `programs` names binaries outside `build_dir` ({"keylime_agent": path});
 `processes[name]` is a `Process` (wait_for/mark/stop/kill) and
 `start(name)` (re)starts one of "registrar", "verifier", "emulator-N";
-`progress` is called with a short line for each step of up();
+`progress` is called with a short line for each step of up().
 `verifier_request()`, `agent_state()`, `registrar_record()`,
 `enrollment_body()` and `enroll()` speak REST with the tenant's
-certificate (an agent enrolled as upstream's tenant would, without
-keylime_tenant); `add_agent()` brings up another agent on a swtpm of its own (no emulator:
-its PCR 10 stays empty, enroll it without a runtime policy);
-`ima_ng_line()`/`append_ima_entry()`/`append_ima_line()` grow an emulated log.
+certificate: an agent enrolled as upstream's tenant would, without
+keylime_tenant.  `add_agent()` brings up another agent on a swtpm of its
+own (no emulator: its PCR 10 stays empty, enroll it without a runtime
+policy).  `ima_ng_line()`, `append_ima_entry()` and `append_ima_line()`
+grow an emulated log.
 """
 import base64
 import hashlib
