@@ -48,7 +48,7 @@ class Demo:
         self.build_dir = os.path.abspath(build_dir)
         self.dir = demo_dir()
         self.d = kldeploy.Deployment(self.dir, self.build_dir,
-                                     progress=lambda step: print(f"  starting {step}",
+                                     progress=lambda step: print(f"  {step}",
                                                                  flush=True))
         self.tenant_bin = self.d.program("keylime_tenant")
 

@@ -450,24 +450,23 @@ class Deployment:
             self.state["agents"] = [{"id": str(uuid.uuid4())}]
         self._save_state()
         try:
-            self.progress("a private D-Bus bus")
+            self.progress("starting a private D-Bus bus")
             self._start_dbus()
-            self.progress("TLS certificates (keylime_ca)")
             self._make_tls()
-            self.progress("a software TPM (swtpm, tpm2-abrmd)")
+            self.progress("starting a software TPM (swtpm, tpm2-abrmd)")
             self._start_tpm(1, abrmd=True)
-            self.progress("keylime_registrar")
+            self.progress("starting keylime_registrar")
             self.start("registrar")
-            self.progress("keylime_verifier")
+            self.progress("starting keylime_verifier")
             self.start("verifier")
             self._write_tenant_conf()
-            self.progress("keylime_ima_emulator (the sample IMA log into PCR 10)")
+            self.progress("starting keylime_ima_emulator (the sample IMA log into PCR 10)")
             self._boot_ima_log(1)
             self.start("emulator-1")
-            self.progress("keylime_agent")
+            self.progress("starting keylime_agent")
             self._start_agent(1)
             for number in range(2, len(self.state["agents"]) + 1):
-                self.progress(f"agent {number}")
+                self.progress(f"starting agent {number}")
                 self._start_tpm(number, abrmd=False)
                 self._boot_ima_log(number)
                 self._start_agent(number)
@@ -559,6 +558,7 @@ class Deployment:
     def _make_tls(self):
         ca = self.program("keylime_ca")
         if not os.path.exists(os.path.join(self.cv_ca, "cacert.crt")):
+            self.progress("making a CA and TLS certificates (keylime_ca)")
             subprocess.run([ca, "-c", "init", "-d", self.cv_ca], check=True,
                            stdout=subprocess.DEVNULL)
         for name in ("server", "client"):
