@@ -121,6 +121,8 @@ kl_tenant_enroll_options_free(KlTenantEnrollOptions *options)
 	g_free(options->ca_dir);
 	g_free(options->include_dir);
 	g_strfreev(options->revocation_actions);
+	g_free(options->payload_metadata);
+	g_free(options->payload_revocation_key);
 	g_free(options);
 }
 
@@ -560,6 +562,8 @@ kl_tenant_enrollment_plaintext(KlTenantEnrollment *self, GError **error)
 			g_set_error(error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT, "no payload file");
 			return NULL;
 		}
+		self->metadata = g_strdup(options->payload_metadata);
+		self->revocation_key = g_strdup(options->payload_revocation_key);
 		return g_bytes_ref(options->payload_file);
 	case KL_TENANT_PAYLOAD_CERT_PACKAGE:
 		package = kl_tenant_package_new(options->ca_dir,

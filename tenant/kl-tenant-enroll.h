@@ -94,6 +94,10 @@ typedef struct {
 	gchar *ca_dir;		    /* KL_TENANT_PAYLOAD_CERT_PACKAGE: keylime_ca dir */
 	gchar *include_dir;	    /* nullable: regular files added to the package */
 	gchar **revocation_actions; /* nullable: written as action_list */
+	/* KL_TENANT_PAYLOAD_FILE holding a certificate package made elsewhere
+	 * (a console's): what the verifier keeps of it; nullable */
+	gchar *payload_metadata;       /* JSON object text, else "{}" */
+	gchar *payload_revocation_key; /* PEM, else "" */
 	/* --verify */
 	gboolean verify;
 	guint verify_tries;

@@ -32,6 +32,7 @@
 #include "kl-verifier-dbus-enroll.h"
 #include "kl-verifier-dbus.h"
 #include "kl-x509.h"
+#include "kl-zip-writer.h"
 
 #define KL_TEST_WAIT_MS	      60000
 #define KL_TEST_AGENT_ID      "d432fbb3-d2f1-4a97-9ef7-75bd81c00000"
@@ -560,9 +561,10 @@ fx_teardown(Fixture *fx, gconstpointer data)
 	g_ptr_array_unref(fx->signals);
 }
 
-/* AddAgent's options for the fixture's agent. */
+/* AddAgent's options for the fixture's agent, its runtime policy stored
+ * under @policy_name. */
 static GVariant *
-fx_add_options(Fixture *fx, const gchar *runtime_policy_b64)
+fx_add_options_named(Fixture *fx, const gchar *runtime_policy_b64, const gchar *policy_name)
 {
 	GBytes *ak = kl_tpm_get_ak_public(fx->agent->tpm); /* borrowed */
 	g_autofree gchar *ak_b64 =
@@ -583,7 +585,7 @@ fx_add_options(Fixture *fx, const gchar *runtime_policy_b64)
 	ADD("cloudagent_port", g_variant_new_uint16(fx->agent->port));
 	ADD("tpm_policy", g_variant_new_string("{\"mask\": \"0x400\"}"));
 	ADD("runtime_policy", g_variant_new_string(runtime_policy_b64));
-	ADD("runtime_policy_name", g_variant_new_string(KL_TEST_POLICY));
+	ADD("runtime_policy_name", g_variant_new_string(policy_name));
 	ADD("mb_policy", g_variant_new_string("")); /* D-Bus has no null: "" */
 	ADD("mb_policy_name", g_variant_new_string(""));
 	ADD("ima_sign_verification_keys", g_variant_new_string(""));
@@ -599,8 +601,14 @@ fx_add_options(Fixture *fx, const gchar *runtime_policy_b64)
 	return g_variant_builder_end(&builder);
 }
 
+static GVariant *
+fx_add_options(Fixture *fx, const gchar *runtime_policy_b64)
+{
+	return fx_add_options_named(fx, runtime_policy_b64, KL_TEST_POLICY);
+}
+
 static void
-fx_add_agent(Fixture *fx)
+fx_add_agent_named(Fixture *fx, const gchar *policy_name)
 {
 	g_autofree gchar *policy = kl_test_runtime_policy();
 	g_autofree gchar *policy_b64 = g_base64_encode((const guint8 *)policy, strlen(policy));
@@ -609,14 +617,21 @@ fx_add_agent(Fixture *fx)
 	g_autoptr(GError) error = NULL;
 	const gchar *path = NULL;
 
-	reply = fx_call(
-		fx,
-		"AddAgent",
-		g_variant_new("(s@a{sv})", KL_TEST_AGENT_ID, fx_add_options(fx, policy_b64)),
-		&error);
+	reply = fx_call(fx,
+			"AddAgent",
+			g_variant_new("(s@a{sv})",
+				      KL_TEST_AGENT_ID,
+				      fx_add_options_named(fx, policy_b64, policy_name)),
+			&error);
 	g_assert_no_error(error);
 	g_variant_get(reply, "(&o)", &path);
 	g_assert_cmpstr(path, ==, expected);
+}
+
+static void
+fx_add_agent(Fixture *fx)
+{
+	fx_add_agent_named(fx, KL_TEST_POLICY);
 }
 
 /* ---- tests ---- */
@@ -760,6 +775,48 @@ kl_test_n_failed_is(gpointer user_data)
 
 /* An agent attests, fails on an unlisted file, and is stopped,
  * reactivated and removed through D-Bus. */
+
+typedef struct {
+	Fixture *fx;
+	const gchar *name;
+} KlTestPolicyWait;
+
+static gboolean
+kl_test_proxy_policy_is(gpointer user_data)
+{
+	KlTestPolicyWait *wait = user_data;
+	g_autoptr(KlDBusVerifier1Agent) agent = fx_agent_proxy(wait->fx);
+
+	return agent != NULL &&
+	       g_strcmp0(kl_dbus_verifier1_agent_get_runtime_policy(agent), wait->name) == 0;
+}
+
+/* An agent removed, its policy deleted behind D-Bus's back (as REST does)
+ * and enrolled again with another policy — which the store may give the
+ * deleted one's id — shows the new policy's name. */
+static void
+test_verifier_dbus_reenrolled_policy(Fixture *fx, gconstpointer data)
+{
+	KlTestPolicyWait old_policy = {fx, "p-old"};
+	KlTestPolicyWait new_policy = {fx, "p-new"};
+	g_autoptr(GError) error = NULL;
+	gboolean pending = FALSE;
+
+	fx_add_agent_named(fx, "p-old");
+	g_assert_true(kl_test_wait_for(kl_test_proxy_policy_is, &old_policy, KL_TEST_WAIT_MS));
+	g_assert_true(kl_verifier_delete_agent(fx->verifier, KL_TEST_AGENT_ID, &pending, &error));
+	g_assert_no_error(error);
+	g_assert_true(kl_test_wait_for(kl_test_agent_gone, fx, KL_TEST_WAIT_MS));
+	g_assert_true(kl_verifier_delete_policy(fx->verifier,
+						KL_VERIFIER_POLICY_RUNTIME,
+						"p-old",
+						&error));
+	g_assert_no_error(error);
+
+	fx_add_agent_named(fx, "p-new");
+	g_assert_true(kl_test_wait_for(kl_test_proxy_policy_is, &new_policy, KL_TEST_WAIT_MS));
+}
+
 static void
 test_verifier_dbus_lifecycle(Fixture *fx, gconstpointer data)
 {
@@ -1240,6 +1297,60 @@ test_verifier_dbus_enroll(Fixture *fx, gconstpointer data)
 	g_assert_cmpstr(kl_dbus_verifier1_agent_get_runtime_policy(agent), ==, "enroll-policy");
 }
 
+/* EnrollAgent with a certificate package a console made: the verifier
+ * keeps the package's metadata and revocation key for the agent. */
+static void
+test_verifier_dbus_enroll_package(Fixture *fx, gconstpointer data)
+{
+	const gchar *metadata = "{\"cert_serial\": 7, \"subject\": \"CN=agent\"}";
+	const gchar *revocation_key = "-----BEGIN PRIVATE KEY-----\nnot checked here\n";
+	g_autoptr(KlZipWriter) zip = kl_zip_writer_new();
+	g_autoptr(GBytes) readme = g_bytes_new_static("hello\n", 6);
+	g_autoptr(GBytes) package = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KlVerifierAgent) agent = NULL;
+	GVariantBuilder options;
+
+	g_assert_true(kl_zip_writer_add(zip, "readme.txt", readme, 0644, &error));
+	package = kl_zip_writer_finish(zip, &error);
+	g_assert_no_error(error);
+
+	g_variant_builder_init(&options, G_VARIANT_TYPE("a{sv}"));
+	g_variant_builder_add(&options, "{sv}", "agent_id", g_variant_new_string(KL_TEST_AGENT_ID));
+	g_variant_builder_add(&options, "{sv}", "cert_package", g_variant_new_boolean(TRUE));
+	g_variant_builder_add(&options, "{sv}", "metadata", g_variant_new_string(metadata));
+	g_variant_builder_add(&options,
+			      "{sv}",
+			      "revocation_key",
+			      g_variant_new_string(revocation_key));
+	reply = fx_enroll(fx,
+			  g_variant_builder_end(&options),
+			  g_bytes_get_data(package, NULL),
+			  g_bytes_get_size(package),
+			  &error);
+	g_assert_no_error(error);
+	agent = kl_verifier_get_agent(fx->verifier, KL_TEST_AGENT_ID, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(agent->revocation_key, ==, revocation_key);
+	g_assert_nonnull(strstr(agent->meta_data, "\"cert_serial\": 7"));
+	g_clear_pointer(&reply, g_variant_unref);
+
+	/* metadata that is not a JSON object is refused by name */
+	g_variant_builder_init(&options, G_VARIANT_TYPE("a{sv}"));
+	g_variant_builder_add(&options, "{sv}", "agent_id", g_variant_new_string("other-agent"));
+	g_variant_builder_add(&options, "{sv}", "cert_package", g_variant_new_boolean(TRUE));
+	g_variant_builder_add(&options, "{sv}", "metadata", g_variant_new_string("[1]"));
+	reply = fx_enroll(fx,
+			  g_variant_builder_end(&options),
+			  g_bytes_get_data(package, NULL),
+			  g_bytes_get_size(package),
+			  &error);
+	g_assert_null(reply);
+	g_assert_error(error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT);
+	g_assert_nonnull(strstr(error->message, "metadata"));
+}
+
 /* Options the flow cannot take are refused before anything runs. */
 static void
 test_verifier_dbus_enroll_refused(Fixture *fx, gconstpointer data)
@@ -1253,6 +1364,9 @@ test_verifier_dbus_enroll_refused(Fixture *fx, gconstpointer data)
 		{"agent_id", "s", "", "agent_id"},
 		{"colour", "s", "blue", "colour"},
 		{"verify", "s", "yes", "verify"},
+		/* a package's metadata and key only travel with a package */
+		{"metadata", "s", "{}", "metadata"},
+		{"revocation_key", "s", "PEM", "revocation_key"},
 	};
 	g_autoptr(GError) error = NULL;
 
@@ -1325,6 +1439,18 @@ main(int argc, char **argv)
 		   GUINT_TO_POINTER(KL_TEST_SAME_USER),
 		   fx_setup,
 		   test_verifier_dbus_lifecycle,
+		   fx_teardown);
+	g_test_add("/verifier-dbus/enroll-package",
+		   Fixture,
+		   GUINT_TO_POINTER(KL_TEST_ENROLL),
+		   fx_setup,
+		   test_verifier_dbus_enroll_package,
+		   fx_teardown);
+	g_test_add("/verifier-dbus/reenrolled-policy",
+		   Fixture,
+		   GUINT_TO_POINTER(KL_TEST_SAME_USER),
+		   fx_setup,
+		   test_verifier_dbus_reenrolled_policy,
 		   fx_teardown);
 	g_test_add("/verifier-dbus/policies",
 		   Fixture,

@@ -37,6 +37,8 @@ typedef struct {
 	gchar *runtime_policy_name;
 	gchar *mb_policy_name;
 	gchar *tpm_policy;
+	gchar *metadata;       /* with cert_package: the package's, for the verifier */
+	gchar *revocation_key; /* idem */
 	gboolean cert_package;
 	gboolean verify;
 	gint32 handle;
@@ -55,6 +57,8 @@ kl_verifier_dbus_enroll_call_free(KlVerifierDbusEnrollCall *call)
 	g_free(call->runtime_policy_name);
 	g_free(call->mb_policy_name);
 	g_free(call->tpm_policy);
+	g_free(call->metadata);
+	g_free(call->revocation_key);
 	if (call->enrollment != NULL)
 		g_signal_handlers_disconnect_by_data(call->enrollment, call);
 	g_clear_object(&call->enrollment);
@@ -95,11 +99,15 @@ kl_verifier_dbus_enroll_parse(KlVerifierDbusEnrollCall *call, GVariant *options,
 	static const gchar *const string_keys[] = {"agent_id",
 						   "runtime_policy_name",
 						   "mb_policy_name",
-						   "tpm_policy"};
+						   "tpm_policy",
+						   "metadata",
+						   "revocation_key"};
 	gchar **string_fields[] = {&call->agent_id,
 				   &call->runtime_policy_name,
 				   &call->mb_policy_name,
-				   &call->tpm_policy};
+				   &call->tpm_policy,
+				   &call->metadata,
+				   &call->revocation_key};
 	GVariantIter iter;
 	const gchar *key;
 	GVariant *value;
@@ -148,6 +156,25 @@ kl_verifier_dbus_enroll_parse(KlVerifierDbusEnrollCall *call, GVariant *options,
 			    KL_ERROR_INVALID_ARGUMENT,
 			    "option agent_id: required");
 		return FALSE;
+	}
+	if ((call->metadata != NULL || call->revocation_key != NULL) && !call->cert_package) {
+		g_set_error(error,
+			    KL_ERROR,
+			    KL_ERROR_INVALID_ARGUMENT,
+			    "option %s: only with cert_package",
+			    call->metadata != NULL ? "metadata" : "revocation_key");
+		return FALSE;
+	}
+	if (call->metadata != NULL) {
+		g_autoptr(JsonNode) metadata = json_from_string(call->metadata, NULL);
+
+		if (metadata == NULL || !JSON_NODE_HOLDS_OBJECT(metadata)) {
+			g_set_error(error,
+				    KL_ERROR,
+				    KL_ERROR_INVALID_ARGUMENT,
+				    "option metadata: not a JSON object");
+			return FALSE;
+		}
 	}
 	return TRUE;
 }
@@ -238,6 +265,8 @@ kl_verifier_dbus_enroll_options(KlVerifierDbusEnrollCall *call, GBytes *payload,
 		/* a package made elsewhere travels as a file does */
 		options->payload_kind = KL_TENANT_PAYLOAD_FILE;
 		options->payload_file = g_bytes_ref(payload);
+		options->payload_metadata = g_strdup(call->metadata);
+		options->payload_revocation_key = g_strdup(call->revocation_key);
 	}
 	return g_steal_pointer(&options);
 }

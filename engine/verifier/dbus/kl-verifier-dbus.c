@@ -1023,6 +1023,10 @@ kl_verifier_dbus_agent_added_cb(KlVerifier *verifier, const gchar *agent_id, gpo
 {
 	KlVerifierDbus *self = user_data;
 
+	/* The store may give a new enrolment's policy the id of one deleted
+	 * since the names were cached (a re-enrolled agent's own policy). */
+	for (gsize i = 0; i < G_N_ELEMENTS(self->policy_names); i++)
+		g_hash_table_remove_all(self->policy_names[i]);
 	kl_verifier_dbus_add_object(self, agent_id);
 	kl_verifier_dbus_update_counts(self);
 }
