@@ -179,6 +179,10 @@ class Process:
         self.pid = self.popen.pid
         self.start_time = _proc_start_time(self.pid)
         self._echo_stop = threading.Event()
+        self._lock = threading.Lock()
+        self._pos = self.offset
+        self._partial = b""
+        self._lines = []
         if echo:
             threading.Thread(target=self._echo, daemon=True).start()
 
@@ -193,6 +197,10 @@ class Process:
         self.pid = record["pid"]
         self.start_time = record["start_time"]
         self._echo_stop = threading.Event()
+        self._lock = threading.Lock()
+        self._pos = self.offset
+        self._partial = b""
+        self._lines = []
         return self
 
     def record(self):
@@ -207,13 +215,23 @@ class Process:
         return None if self.popen is None else self.popen.poll()
 
     def lines(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(self.offset)
-                text = f.read().decode(errors="replace")
-        except OSError:
-            return []
-        return text.splitlines()
+        """Its output since this start, read incrementally: complete lines,
+        and the last one without its newline once the process is gone."""
+        with self._lock:
+            try:
+                with open(self.log_path, "rb") as f:
+                    f.seek(self._pos)
+                    data = f.read()
+            except OSError:
+                data = b""
+            if data:
+                self._pos += len(data)
+                *complete, self._partial = (self._partial + data).split(b"\n")
+                self._lines.extend(line.decode(errors="replace") for line in complete)
+            lines = list(self._lines)
+        if self._partial and not self.alive():
+            lines.append(self._partial.decode(errors="replace"))
+        return lines
 
     def mark(self):
         return len(self.lines())
@@ -241,12 +259,10 @@ class Process:
         while True:
             finished = self._echo_stop.is_set()
             lines = self.lines()
-            # the last line may be incomplete until the process exits
-            complete = lines if finished else lines[:-1]
-            for line in complete[done:]:
+            for line in lines[done:]:
                 sys.stdout.write(f"# {self.name}: {line}\n")
             sys.stdout.flush()
-            done = max(done, len(complete))
+            done = len(lines)
             if finished:
                 return
             self._echo_stop.wait(0.2)
