@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the clone
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
 import kldeploy  # noqa: E402
 
@@ -24,6 +25,8 @@ STATES = {0: "Registered", 1: "Start", 2: "Saved", 3: "Get Quote", 4: "Get Quote
           5: "Provide V", 6: "Provide V (retry)", 7: "Failed", 8: "Terminated",
           9: "Invalid Quote", 10: "Tenant Failed"}
 GET_QUOTE = 3
+# what up() starts, by kldeploy's names
+DAEMONS = ("dbus", "swtpm-1", "abrmd-1", "registrar", "verifier", "emulator-1", "agent-1")
 GIVEN_UP = (7, 9, 10)
 UP_TIMEOUT = 90
 TENANT_TIMEOUT = 120
@@ -45,7 +48,7 @@ class Demo:
         self.build_dir = os.path.abspath(build_dir)
         self.dir = demo_dir()
         self.d = kldeploy.Deployment(self.dir, self.build_dir,
-                                     progress=lambda step: print(f"  starting {step}",
+                                     progress=lambda step: print(f"  {step}",
                                                                  flush=True))
         self.tenant_bin = self.d.program("keylime_tenant")
 
@@ -71,7 +74,14 @@ class Demo:
         if not os.access(self.tenant_bin, os.X_OK):
             print(f"run-system: {self.tenant_bin} is not built", file=sys.stderr)
             return 1
-        if self.d.running():
+        running = self.d.running()
+        if running:
+            stopped = sorted(set(DAEMONS) - set(running))
+            if stopped:
+                print(f"run-system: keylime-c runs in {self.dir} without "
+                      f"{', '.join(stopped)} (see {self.d.logs_dir}); "
+                      "`scripts/run-system stop`, then run it again", file=sys.stderr)
+                return 1
             print(f"keylime-c already runs in {self.dir}.")
             self.guide()
             return 0
@@ -167,6 +177,9 @@ class Demo:
     def guide(self):
         d = self.d
         line = kldeploy.ima_ng_line(FAILURE_PATH).rstrip("\n")
+        payload = os.path.join(d.agent_dir(), "secure", "unzipped", "decrypted_payload")
+        if os.path.exists(payload):
+            print(f"The agent got the payload keylime_tenant sent it: {payload}")
         print(f"""
 Everything lives in {self.dir} (logs in {d.logs_dir}).
 

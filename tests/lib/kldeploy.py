@@ -10,6 +10,7 @@ Only the standard library (a fresh Debian 12 runs it).
     d.verifier_port, d.registrar_port, d.registrar_tls_port
     d.bus_address               # export DBUS_SESSION_BUS_ADDRESS=...
     d.append_ima_entry("/usr/bin/evil-tool")   # an unlisted file: a failure
+    d.running()                 # the names of what runs (an earlier up()'s too)
     d.down()                    # no process left behind
 
 What `up()` brings up, each process in a process group of its own, its
@@ -40,20 +41,25 @@ rest is kept in the directory (<dir>/state.json): agent ids, ports, TPM
 state (same EK and AK), certificates and databases, so a second `up()` in
 the same directory finds its agents registered and enrolled as they were.
 `down()` works from another process too (it reads run/pids.json): TERM to
-each process group, KILL after a grace period, secure-dir tmpfs unmounted.
+each process group, KILL after a grace period, TPM2_Shutdown before a
+swtpm stops (else the next boot's quotes say the clock is not safe),
+secure-dir tmpfs unmounted.  Processes whose parent exited are reparented
+to PID 1; where PID 1 does not reap (some containers) they stay zombies
+after down(): nothing runs, but ps lists them.
 
 Tests: `echo=True` copies daemon output to stdout as TAP comments;
-`quote_interval`, `verifier_env` and `agent_env` tune the daemons,
+`quote_interval`, `verifier_env` and `agent_env` tune the daemons;
 `programs` names binaries outside `build_dir` ({"keylime_agent": path});
 `processes[name]` is a `Process` (wait_for/mark/stop/kill) and
 `start(name)` (re)starts one of "registrar", "verifier", "emulator-N";
-`progress` is called with a short line for each step of up();
+`progress` is called with a short line for each step of up().
 `verifier_request()`, `agent_state()`, `registrar_record()`,
 `enrollment_body()` and `enroll()` speak REST with the tenant's
-certificate (an agent enrolled as upstream's tenant would, without
-keylime_tenant); `add_agent()` brings up another agent on a swtpm of its own (no emulator:
-its PCR 10 stays empty, enroll it without a runtime policy);
-`ima_ng_line()`/`append_ima_entry()`/`append_ima_line()` grow an emulated log.
+certificate: an agent enrolled as upstream's tenant would, without
+keylime_tenant.  `add_agent()` brings up another agent on a swtpm of its
+own (no emulator: its PCR 10 stays empty, enroll it without a runtime
+policy).  `ima_ng_line()`, `append_ima_entry()` and `append_ima_line()`
+grow an emulated log.
 """
 import base64
 import hashlib
@@ -173,6 +179,10 @@ class Process:
         self.pid = self.popen.pid
         self.start_time = _proc_start_time(self.pid)
         self._echo_stop = threading.Event()
+        self._lock = threading.Lock()
+        self._pos = self.offset
+        self._partial = b""
+        self._lines = []
         if echo:
             threading.Thread(target=self._echo, daemon=True).start()
 
@@ -187,6 +197,10 @@ class Process:
         self.pid = record["pid"]
         self.start_time = record["start_time"]
         self._echo_stop = threading.Event()
+        self._lock = threading.Lock()
+        self._pos = self.offset
+        self._partial = b""
+        self._lines = []
         return self
 
     def record(self):
@@ -201,13 +215,23 @@ class Process:
         return None if self.popen is None else self.popen.poll()
 
     def lines(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(self.offset)
-                text = f.read().decode(errors="replace")
-        except OSError:
-            return []
-        return text.splitlines()
+        """Its output since this start, read incrementally: complete lines,
+        and the last one without its newline once the process is gone."""
+        with self._lock:
+            try:
+                with open(self.log_path, "rb") as f:
+                    f.seek(self._pos)
+                    data = f.read()
+            except OSError:
+                data = b""
+            if data:
+                self._pos += len(data)
+                *complete, self._partial = (self._partial + data).split(b"\n")
+                self._lines.extend(line.decode(errors="replace") for line in complete)
+            lines = list(self._lines)
+        if self._partial and not self.alive():
+            lines.append(self._partial.decode(errors="replace"))
+        return lines
 
     def mark(self):
         return len(self.lines())
@@ -235,12 +259,10 @@ class Process:
         while True:
             finished = self._echo_stop.is_set()
             lines = self.lines()
-            # the last line may be incomplete until the process exits
-            complete = lines if finished else lines[:-1]
-            for line in complete[done:]:
+            for line in lines[done:]:
                 sys.stdout.write(f"# {self.name}: {line}\n")
             sys.stdout.flush()
-            done = max(done, len(complete))
+            done = len(lines)
             if finished:
                 return
             self._echo_stop.wait(0.2)
@@ -270,20 +292,20 @@ class Process:
     def stop(self, grace=10):
         """TERM to the group, KILL after @grace s; the exit status when we
         are its parent (None otherwise)."""
+        # signalled only while it runs: a pid whose process is gone may
+        # belong to someone else by now
         if self.alive():
             self._signal_group(signal.SIGTERM)
-            if not self._wait_gone(grace):
+            if not self._wait_gone(grace) and self.alive():
                 self._signal_group(signal.SIGKILL)
                 self._wait_gone(10)
-        else:
-            # leftovers of the group (children) go too
-            self._signal_group(signal.SIGKILL)
         self._echo_stop.set()
         return self.returncode()
 
     def kill(self):
         """SIGKILL to the group, as a crash would."""
-        self._signal_group(signal.SIGKILL)
+        if self.alive():
+            self._signal_group(signal.SIGKILL)
         self._wait_gone(10)
         self._echo_stop.set()
 
@@ -444,24 +466,23 @@ class Deployment:
             self.state["agents"] = [{"id": str(uuid.uuid4())}]
         self._save_state()
         try:
-            self.progress("a private D-Bus bus")
+            self.progress("starting a private D-Bus bus")
             self._start_dbus()
-            self.progress("TLS certificates (keylime_ca)")
             self._make_tls()
-            self.progress("a software TPM (swtpm, tpm2-abrmd)")
+            self.progress("starting a software TPM (swtpm, tpm2-abrmd)")
             self._start_tpm(1, abrmd=True)
-            self.progress("keylime_registrar")
+            self.progress("starting keylime_registrar")
             self.start("registrar")
-            self.progress("keylime_verifier")
+            self.progress("starting keylime_verifier")
             self.start("verifier")
             self._write_tenant_conf()
-            self.progress("keylime_ima_emulator (the sample IMA log into PCR 10)")
+            self.progress("starting keylime_ima_emulator (the sample IMA log into PCR 10)")
             self._boot_ima_log(1)
             self.start("emulator-1")
-            self.progress("keylime_agent")
+            self.progress("starting keylime_agent")
             self._start_agent(1)
             for number in range(2, len(self.state["agents"]) + 1):
-                self.progress(f"agent {number}")
+                self.progress(f"starting agent {number}")
                 self._start_tpm(number, abrmd=False)
                 self._boot_ima_log(number)
                 self._start_agent(number)
@@ -553,6 +574,7 @@ class Deployment:
     def _make_tls(self):
         ca = self.program("keylime_ca")
         if not os.path.exists(os.path.join(self.cv_ca, "cacert.crt")):
+            self.progress("making a CA and TLS certificates (keylime_ca)")
             subprocess.run([ca, "-c", "init", "-d", self.cv_ca], check=True,
                            stdout=subprocess.DEVNULL)
         for name in ("server", "client"):
@@ -572,7 +594,7 @@ class Deployment:
         name = f"swtpm-{number}"
         for _ in range(8):
             port = free_port() & ~1
-            if not _port_free(port + 1):
+            if not (_port_free(port) and _port_free(port + 1)):
                 continue
             proc = self._spawn(name, [
                 "swtpm", "socket", "--tpm2", "--tpmstate", f"dir={state_dir}",

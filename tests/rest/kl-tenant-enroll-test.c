@@ -31,8 +31,9 @@
 #include "kl-tpm-soft.h"
 #include "kl-x509.h"
 
-#define KL_TEST_WAIT_MS	 60000
-#define KL_TEST_AGENT_ID "d432fbb3-d2f1-4a97-9ef7-75bd81c00000"
+#define KL_TEST_WAIT_MS	    60000
+#define KL_TEST_ZERO_DIGEST "0000000000000000000000000000000000000000000000000000000000000000"
+#define KL_TEST_AGENT_ID    "d432fbb3-d2f1-4a97-9ef7-75bd81c00000"
 
 /* made once in main() */
 static KlTestDir *test_dir;
@@ -507,9 +508,10 @@ test_tenant_enroll_file(void)
 	g_assert_cmpint(json_object_get_int_member(env->body, "cloudagent_port"),
 			==,
 			env->agent_port);
+	/* a runtime policy puts PCR 10 in the mask (spec §4.7) */
 	g_assert_cmpstr(json_object_get_string_member(env->body, "tpm_policy"),
 			==,
-			"{\"mask\": \"0x0\"}");
+			"{\"mask\":\"0x400\"}");
 	runtime_b64 = g_base64_encode((const guchar *)"{\"meta\": {\"version\": 1}}",
 				      strlen("{\"meta\": {\"version\": 1}}"));
 	g_assert_cmpstr(json_object_get_string_member(env->body, "runtime_policy"),
@@ -795,6 +797,28 @@ test_tenant_enroll_not_registered(void)
 	kl_test_assert_no_payload(env);
 }
 
+/* a tpm_policy on a PCR measured boot uses, beside a boot policy: refused
+ * before anything is asked of anyone (spec §4.7) */
+static void
+test_tenant_enroll_boot_pcr_in_tpm_policy(void)
+{
+	g_autoptr(KlTestEnv) env = kl_test_env_new(KL_TEST_EK_VENDOR, FALSE, FALSE);
+	KlTenantEnrollOptions *options = kl_test_options_new(env);
+
+	g_free(options->tpm_policy);
+	options->tpm_policy = g_strdup("{\"7\": \"" KL_TEST_ZERO_DIGEST "\"}");
+	options->mb_policy_name = g_strdup("example");
+	kl_test_run(env, options);
+	g_assert_false(env->ok);
+	g_assert_error(env->error, KL_ERROR, KL_ERROR_INVALID_ARGUMENT);
+	g_assert_nonnull(strstr(env->error->message, "measured boot"));
+	g_assert_cmpstr(kl_tenant_enrollment_get_failed_step(env->enrollment),
+			==,
+			KL_TENANT_STEP_REGISTRAR);
+	g_assert_cmpuint(env->agent_requests, ==, 0);
+	kl_test_assert_no_payload(env);
+}
+
 /* cancelled at once: the registrar step ends with G_IO_ERROR_CANCELLED */
 static void
 test_tenant_enroll_cancelled(void)
@@ -885,6 +909,8 @@ main(int argc, char **argv)
 	g_test_add_func("/tenant-enroll/alg-refused", test_tenant_enroll_alg_refused);
 	g_test_add_func("/tenant-enroll/agent-down", test_tenant_enroll_agent_down);
 	g_test_add_func("/tenant-enroll/not-registered", test_tenant_enroll_not_registered);
+	g_test_add_func("/tenant-enroll/boot-pcr-in-tpm-policy",
+			test_tenant_enroll_boot_pcr_in_tpm_policy);
 	g_test_add_func("/tenant-enroll/cancelled", test_tenant_enroll_cancelled);
 	g_test_add_func("/tenant-enroll/verifier-refuses", test_tenant_enroll_verifier_refuses);
 	ret = g_test_run();
