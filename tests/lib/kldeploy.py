@@ -416,7 +416,8 @@ class Deployment:
 
     @property
     def tpm_cert_store(self):
-        return os.path.join(self.dir, "tpm_cert_store")
+        # where keylime_verifier's EnrollAgent looks too (<KEYLIME_DIR>)
+        return os.path.join(self.keylime_dir, "tpm_cert_store")
 
     def program(self, name):
         """The path of @name (a key of PROGRAMS): from `programs`, else

@@ -156,9 +156,6 @@ def setup():
                                          "keylime_ca": CA_BIN,
                                          "keylime-policy": POLICY_BIN})
     DEPLOYMENT.up()
-    # EnrollAgent checks EK certificates in <KEYLIME_DIR>/tpm_cert_store, the
-    # verifier's fixed place; kldeploy keeps the swtpm CAs beside it
-    os.symlink(DEPLOYMENT.tpm_cert_store, os.path.join(DEPLOYMENT.keylime_dir, "tpm_cert_store"))
     DEPLOYMENT.add_agent(AGENT2)
     DEPLOYMENT.enroll(AGENT1, policy_name="sample")
     TUI = Tmux("main")

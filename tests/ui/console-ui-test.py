@@ -7,16 +7,8 @@ with --session, agent 1) and a second agent on a swtpm of its own; neither
 agent is enrolled.  Then kl-console-ui-test drives keylime-console in its
 own process on that bus: it enrolls both agents through the wizard
 (EnrollAgent), so the verifier runs the tenant's flow itself.
-
-Two things EnrollAgent needs that kldeploy's REST enrollment does not:
-the verifier reads the EK CAs from <KEYLIME_DIR>/tpm_cert_store (kldeploy
-keeps them in <dir>/tpm_cert_store: a symlink), and its registrar client
-checks the server certificate's address, so the shared server
-certificate is made for 127.0.0.1 before kldeploy would make a "server"
-one.
 """
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -31,28 +23,11 @@ QUOTE_INTERVAL = 1.0
 EVIL_PATH = "/usr/bin/console-evil-tool"
 
 
-def prepare(deployment):
-    """The server certificate named after 127.0.0.1, and the verifier's
-    tpm_cert_store, before up()."""
-    ca = deployment.program("keylime_ca")
-    cv_ca = deployment.cv_ca
-    subprocess.run([ca, "-c", "init", "-d", cv_ca], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([ca, "-c", "create", "-n", "127.0.0.1", "-d", cv_ca], check=True,
-                   stdout=subprocess.DEVNULL)
-    for kind in ("cert.crt", "private.pem", "public.pem"):
-        shutil.copy(os.path.join(cv_ca, f"127.0.0.1-{kind}"),
-                    os.path.join(cv_ca, f"server-{kind}"))
-    os.makedirs(deployment.tpm_cert_store, exist_ok=True)
-    os.symlink(deployment.tpm_cert_store,
-               os.path.join(deployment.keylime_dir, "tpm_cert_store"))
-
-
 def main():
     start = time.monotonic()
     deployment = kldeploy.Deployment(WORK, build_dir=BUILD_DIR, echo=True,
                                      quote_interval=QUOTE_INTERVAL, agent_id=AGENT1)
     try:
-        prepare(deployment)
         deployment.up()
         deployment.add_agent(AGENT2)
         print(f"# deployment up in {time.monotonic() - start:.1f} s", flush=True)
