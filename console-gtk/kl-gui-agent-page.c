@@ -2,9 +2,11 @@
  * KlGuiAgentPage: the fields are labels refreshed on the agent's "notify";
  * the histories are fetched with GetFailures / GetRevocations when the
  * agent is chosen and again whenever the event feed brings one of its
- * events.  The actions stay enabled until the verifier refuses one for
- * lack of permission (polkit on the system bus): then that action is
- * disabled, since retrying cannot succeed.
+ * events.  The actions are enabled when the verifier would let this user
+ * make them (kl_client_check_authorization: polkit on the system bus, the
+ * verifier's own user or root elsewhere), and an action the verifier
+ * refuses for lack of permission all the same is disabled, since retrying
+ * cannot succeed.
  */
 #define G_LOG_DOMAIN "KlConsole"
 #include "config.h"
@@ -32,6 +34,7 @@ struct _KlGuiAgentPage {
 	GCancellable *cancellable; /* of the history fetches */
 	GPtrArray *ima_paths;
 	guint n_revocations;
+	gboolean may_manage; /* org.keylime.verifier.manage-agents */
 };
 
 G_DEFINE_TYPE(KlGuiAgentPage, kl_gui_agent_page, GTK_TYPE_WIDGET)
@@ -319,7 +322,7 @@ kl_gui_agent_page_set_agent(KlGuiAgentPage *self, KlClientAgent *agent)
 static void
 kl_gui_agent_page_update_actions(KlGuiAgentPage *self)
 {
-	gboolean enabled = self->agent != NULL;
+	gboolean enabled = self->agent != NULL && self->may_manage;
 
 	gtk_widget_action_set_enabled(GTK_WIDGET(self), "agent.stop", enabled);
 	gtk_widget_action_set_enabled(GTK_WIDGET(self), "agent.reactivate", enabled);
@@ -366,6 +369,22 @@ kl_gui_agent_page_events_changed_cb(GListModel *events,
 	}
 }
 
+static void
+kl_gui_agent_page_authorization_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(KlGuiAgentPage) self = user_data;
+	g_autoptr(GError) error = NULL;
+	gboolean may = kl_client_check_authorization_finish(KL_CLIENT(source), result, &error);
+
+	if (self->client != KL_CLIENT(source))
+		return;
+	/* cannot tell: leave it to the verifier's answer */
+	self->may_manage = may || error != NULL;
+	if (error != NULL)
+		g_debug("cannot ask whether agents may be managed: %s", error->message);
+	kl_gui_agent_page_update_actions(self);
+}
+
 void
 kl_gui_agent_page_set_client(KlGuiAgentPage *self, KlClient *client)
 {
@@ -386,7 +405,14 @@ kl_gui_agent_page_set_client(KlGuiAgentPage *self, KlClient *client)
 					G_CALLBACK(kl_gui_agent_page_events_changed_cb),
 					self,
 					0);
+		kl_client_check_authorization_async(client,
+						    "org.keylime.verifier.manage-agents",
+						    NULL,
+						    kl_gui_agent_page_authorization_cb,
+						    g_object_ref(self));
 	}
+	self->may_manage = FALSE;
+	kl_gui_agent_page_update_actions(self);
 	kl_gui_agent_page_lookup(self);
 	kl_gui_agent_page_fetch_history(self);
 }

@@ -141,6 +141,17 @@ kl_tui_changed_cb(KlClient *client, gpointer user_data)
 }
 
 static void
+kl_tui_authorization_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	KlTuiApp *app = user_data;
+	g_autoptr(GError) error = NULL;
+
+	/* cannot tell: leave it to the verifier's answer */
+	app->may_manage = kl_client_check_authorization_finish(KL_CLIENT(source), result, &error) ||
+			  error != NULL;
+}
+
+static void
 kl_tui_client_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	KlTuiApp *app = user_data;
@@ -156,6 +167,11 @@ kl_tui_client_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	}
 	g_signal_connect(app->client, "notify::connected", G_CALLBACK(kl_tui_connected_cb), app);
 	g_signal_connect(app->client, "changed", G_CALLBACK(kl_tui_changed_cb), app);
+	kl_client_check_authorization_async(app->client,
+					    "org.keylime.verifier.manage-agents",
+					    app->cancellable,
+					    kl_tui_authorization_cb,
+					    app);
 	app->view = NULL;
 	kl_tui_app_switch(app, &kl_tui_view_agents);
 }
@@ -181,7 +197,8 @@ main(int argc, char **argv)
 	g_autoptr(GDBusConnection) bus = NULL;
 	g_autoptr(GMainLoop) loop = NULL;
 	g_autoptr(GCancellable) cancellable = NULL;
-	KlTuiApp app = {0};
+	/* may_manage: until the verifier's answer is known, try and see */
+	KlTuiApp app = {.may_manage = TRUE};
 	const gchar *charset = NULL;
 	/* another catalogue directory, e.g. <build>/po in the tests (po/README.md) */
 	const gchar *localedir = g_getenv("KEYLIME_LOCALEDIR");

@@ -61,6 +61,9 @@ struct _KlTuiApp {
 	gchar *message;	       /* the status line's message, NULL for the key hints */
 	gboolean message_is_error;
 	gchar *detail_agent_id; /* the agent the detail view shows */
+	/* FALSE once kl_client_check_authorization said the verifier would
+	 * refuse org.keylime.verifier.manage-agents (stop, reactivate, remove) */
+	gboolean may_manage;
 	KlTuiAgentsView *agents;
 	KlTuiDetailView *detail;
 	KlTuiEventsView *events;

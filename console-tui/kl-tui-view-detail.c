@@ -366,6 +366,16 @@ kl_tui_detail_key(KlTuiApp *app, KlTuiRequest request, guint key, gboolean is_ke
 		kl_tui_cursor_move(&self->cursor, (KlTuiMove)move, max_top + 1, self->n_rows);
 		return KL_TUI_RESULT_HANDLED | KL_TUI_RESULT_REDRAW;
 	}
+	if ((request == KL_TUI_REQ_STOP || request == KL_TUI_REQ_REACTIVATE ||
+	     request == KL_TUI_REQ_REMOVE) &&
+	    !app->may_manage) {
+		kl_tui_app_set_message(
+			app,
+			TRUE,
+			_("Not allowed: the verifier would refuse (polkit action %s)."),
+			"org.keylime.verifier.manage-agents");
+		return KL_TUI_RESULT_HANDLED | KL_TUI_RESULT_REDRAW;
+	}
 	switch (request) {
 	case KL_TUI_REQ_STOP:
 		self->pending = request;

@@ -1556,6 +1556,125 @@ test_client_registrar(Fixture *fixture, gconstpointer user_data)
 	g_clear_object(&call.result);
 }
 
+/* ---- authorization ------------------------------------------------------- */
+
+/* A stand-in for polkit's Authority: answers (authorized, challenge). */
+typedef struct {
+	gboolean authorized;
+	gboolean challenge;
+	gchar *action_id;
+	guint32 flags;
+} FakePolkit;
+
+static const gchar fake_polkit_xml[] =
+	"<node><interface name='org.freedesktop.PolicyKit1.Authority'>"
+	"<method name='CheckAuthorization'>"
+	"<arg name='subject' type='(sa{sv})' direction='in'/>"
+	"<arg name='action_id' type='s' direction='in'/>"
+	"<arg name='details' type='a{ss}' direction='in'/>"
+	"<arg name='flags' type='u' direction='in'/>"
+	"<arg name='cancellation_id' type='s' direction='in'/>"
+	"<arg name='result' type='(bba{ss})' direction='out'/>"
+	"</method></interface></node>";
+
+static void
+fake_polkit_call(GDBusConnection *connection,
+		 const gchar *sender,
+		 const gchar *object_path,
+		 const gchar *interface_name,
+		 const gchar *method_name,
+		 GVariant *parameters,
+		 GDBusMethodInvocation *invocation,
+		 gpointer user_data)
+{
+	FakePolkit *polkit = user_data;
+
+	g_free(polkit->action_id);
+	g_variant_get(parameters,
+		      "(@(sa{sv})s@a{ss}u&s)",
+		      NULL,
+		      &polkit->action_id,
+		      NULL,
+		      &polkit->flags,
+		      NULL);
+	g_dbus_method_invocation_return_value(
+		invocation,
+		g_variant_new("((bb@a{ss}))",
+			      polkit->authorized,
+			      polkit->challenge,
+			      g_variant_new_array(G_VARIANT_TYPE("{ss}"), NULL, 0)));
+}
+
+static gboolean
+check_authorization(Fixture *fixture, GError **error)
+{
+	Call call = {NULL};
+	gboolean may;
+
+	kl_client_check_authorization_async(fixture->client,
+					    "org.keylime.verifier.manage-agents",
+					    NULL,
+					    call_done,
+					    &call);
+	may = kl_client_check_authorization_finish(fixture->client, wait_call(&call), error);
+	g_clear_object(&call.result);
+	return may;
+}
+
+static void
+test_client_authorization(Fixture *fixture, gconstpointer user_data)
+{
+	static const GDBusInterfaceVTable vtable = {fake_polkit_call, NULL, NULL, {NULL}};
+	g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml(fake_polkit_xml, NULL);
+	g_autoptr(GDBusConnection) connection = connect_to(fixture->bus);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	FakePolkit polkit = {FALSE, FALSE, NULL, 99};
+
+	/* No polkit on a private bus: the verifier's user (this one) may. */
+	g_assert_true(check_authorization(fixture, &error));
+	g_assert_no_error(error);
+
+	g_assert_nonnull(info);
+	g_assert_cmpuint(g_dbus_connection_register_object(connection,
+							   "/org/freedesktop/PolicyKit1/Authority",
+							   info->interfaces[0],
+							   &vtable,
+							   &polkit,
+							   NULL,
+							   &error),
+			 >,
+			 0);
+	g_assert_no_error(error);
+	reply = g_dbus_connection_call_sync(connection,
+					    "org.freedesktop.DBus",
+					    "/org/freedesktop/DBus",
+					    "org.freedesktop.DBus",
+					    "RequestName",
+					    g_variant_new("(su)", "org.freedesktop.PolicyKit1", 0u),
+					    G_VARIANT_TYPE("(u)"),
+					    G_DBUS_CALL_FLAGS_NONE,
+					    -1,
+					    NULL,
+					    &error);
+	g_assert_no_error(error);
+
+	/* polkit says no: refused, asked about the action without prompting */
+	g_assert_false(check_authorization(fixture, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(polkit.action_id, ==, "org.keylime.verifier.manage-agents");
+	g_assert_cmpuint(polkit.flags, ==, 0);
+
+	/* after authentication (the verifier lets polkit ask) or outright */
+	polkit.challenge = TRUE;
+	g_assert_true(check_authorization(fixture, &error));
+	polkit.challenge = FALSE;
+	polkit.authorized = TRUE;
+	g_assert_true(check_authorization(fixture, &error));
+	g_assert_no_error(error);
+	g_free(polkit.action_id);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1609,6 +1728,12 @@ main(int argc, char **argv)
 		   GINT_TO_POINTER(TRUE),
 		   fixture_set_up,
 		   test_client_vanish,
+		   fixture_tear_down);
+	g_test_add("/client/authorization",
+		   Fixture,
+		   GINT_TO_POINTER(FALSE),
+		   fixture_set_up,
+		   test_client_authorization,
 		   fixture_tear_down);
 	g_test_add("/client/registrar",
 		   Fixture,

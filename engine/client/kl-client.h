@@ -161,6 +161,23 @@ void kl_client_get_registered_agent_async(KlClient *self,
 GVariant *
 kl_client_get_registered_agent_finish(KlClient *self, GAsyncResult *result, GError **error);
 
+/*
+ * May this client's user make the changes polkit action @action_id guards
+ * (org.keylime.verifier.manage-agents, ...)?  Asks polkit without
+ * interaction, as the verifier does on the system bus: TRUE when it
+ * authorizes or would after authentication.  Without polkit on the bus (a
+ * session or private bus) the verifier lets its own user and root: so
+ * does this.  Consoles grey out what would be refused.  Implemented in
+ * kl-client-authorization.c.
+ */
+void kl_client_check_authorization_async(KlClient *self,
+					 const gchar *action_id,
+					 GCancellable *cancellable,
+					 GAsyncReadyCallback callback,
+					 gpointer user_data);
+/* FALSE without @error: not authorized; FALSE with @error: cannot tell. */
+gboolean kl_client_check_authorization_finish(KlClient *self, GAsyncResult *result, GError **error);
+
 /* Named policies; the policy is read from @policy_fd (duplicated). */
 void kl_client_add_policy_async(KlClient *self,
 				KlClientPolicyKind kind,
