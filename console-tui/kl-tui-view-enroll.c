@@ -313,14 +313,15 @@ kl_tui_enroll_draw_review(KlTuiApp *app, KlTuiEnrollView *self, gint top, gint n
 		guint32 port = 0;
 		gint64 regcount = 0;
 		g_autofree gchar *where = NULL;
-		g_autofree gchar *count = NULL;
 
 		g_variant_lookup(self->record, "ip", "&s", &ip);
 		g_variant_lookup(self->record, "port", "u", &port);
 		g_variant_lookup(self->record, "regcount", "x", &regcount);
 		/* TRANSLATORS: the agent's address and port, then how often it
 		 * registered (PRId64: xgettext cannot read G_GINT64_FORMAT) */
-		where = g_strdup_printf(_("registered at %s:%u, %" PRId64 " registrations"),
+		where = g_strdup_printf(ngettext("registered at %s:%u, %" PRId64 " registration",
+						 "registered at %s:%u, %" PRId64 " registrations",
+						 (gulong)CLAMP(regcount, 0, G_MAXLONG)),
 					ip != NULL ? ip : "?",
 					port,
 					(int64_t)regcount);
