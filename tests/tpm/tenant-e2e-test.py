@@ -92,7 +92,7 @@ def assert_not_on_verifier():
     tenant("-c", "cvstatus", expect=1)
 
 
-def write_conf(path, cert_store, max_retries=20):
+def write_conf(path, cert_store, max_retries=20, ek_check_script=""):
     with open(path, "w") as f:
         f.write(f"""[tenant]
 tls_dir = {CV_CA}
@@ -102,6 +102,7 @@ retry_interval = 0.2
 max_retries = {max_retries}
 exponential_backoff = False
 request_timeout = 10
+ek_check_script = {ek_check_script}
 """)
 
 
@@ -349,6 +350,46 @@ def add_fails_cleanly_when_the_ek_certificate_is_not_in_the_store():
     doc = json.loads(stdout)
     assert doc["step"] == "ek-certificate" and doc["exit_code"] == 1, doc
     assert "ek-certificate" in stderr and "[payload]" not in stderr, stderr
+    assert_not_on_verifier()
+
+
+@test
+def ek_check_script_decides_with_upstreams_environment():
+    seen = os.path.join(WORK, "ek-check.env")
+    script = os.path.join(WORK, "ek-check.sh")
+    with open(script, "w") as f:
+        f.write(f"""#!/bin/sh
+env | grep -E '^(AGENT_UUID|EK|EK_TPM|EK_CERT|PROVKEYS)=' | cut -c1-40 > {seen}
+[ "$EK_CHECK_VERDICT" = accept ]
+""")
+    os.chmod(script, 0o755)
+    conf = os.path.join(WORK, "tenant-ek-check.conf")
+    write_conf(conf, CERT_STORE, ek_check_script=script)
+
+    # the script says no: nothing reaches the agent or the verifier
+    os.environ["EK_CHECK_VERDICT"] = "refuse"
+    try:
+        stdout, stderr = tenant("-c", "add", "-f", PAYLOAD, "--json", conf=conf, expect=1)
+    finally:
+        del os.environ["EK_CHECK_VERDICT"]
+    doc = json.loads(stdout)
+    assert doc["step"] == "ek-certificate" and "ek_check_script" in doc["error"], doc
+    assert "[identity-quote]" not in stderr, stderr
+    assert_not_on_verifier()
+    with open(seen) as f:
+        names = {line.split("=", 1)[0] for line in f}
+    assert {"AGENT_UUID", "EK", "EK_TPM", "EK_CERT", "PROVKEYS"} <= names, names
+    with open(seen) as f:
+        assert f"AGENT_UUID={AGENT}"[:40] in f.read()
+
+    # the script says yes: the agent is enrolled
+    os.environ["EK_CHECK_VERDICT"] = "accept"
+    try:
+        tenant("-c", "add", "-f", PAYLOAD, conf=conf)
+    finally:
+        del os.environ["EK_CHECK_VERDICT"]
+    wait_until("Get Quote", lambda: cv_state() == "Get Quote", 15)
+    tenant("-c", "delete")
     assert_not_on_verifier()
 
 
