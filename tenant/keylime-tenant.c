@@ -1216,35 +1216,28 @@ kl_tenant_add_options(KlTenant *self, KlTenantEnrollOptions *options, GError **e
 	script = kl_config_get_string(self->config, KL_TENANT_SECTION, "ek_check_script", "");
 	if (script[0] != '\0')
 		options->ek_check_script = g_strdup(script);
-	if (kl_config_has_option(self->config, KL_TENANT_SECTION, "accept_tpm_hash_algs")) {
-		g_strfreev(options->accept_hash_algs);
-		options->accept_hash_algs = NULL;
-		if (!kl_config_get_list(self->config,
-					KL_TENANT_SECTION,
-					"accept_tpm_hash_algs",
-					&options->accept_hash_algs,
-					error))
-			return FALSE;
-	}
-	if (kl_config_has_option(self->config, KL_TENANT_SECTION, "accept_tpm_encryption_algs")) {
-		g_strfreev(options->accept_enc_algs);
-		options->accept_enc_algs = NULL;
-		if (!kl_config_get_list(self->config,
-					KL_TENANT_SECTION,
-					"accept_tpm_encryption_algs",
-					&options->accept_enc_algs,
-					error))
-			return FALSE;
-	}
-	if (kl_config_has_option(self->config, KL_TENANT_SECTION, "accept_tpm_signing_algs")) {
-		g_strfreev(options->accept_sign_algs);
-		options->accept_sign_algs = NULL;
-		if (!kl_config_get_list(self->config,
-					KL_TENANT_SECTION,
-					"accept_tpm_signing_algs",
-					&options->accept_sign_algs,
-					error))
-			return FALSE;
+	/* tenant.conf's lists replace upstream's defaults */
+	{
+		const gchar *const keys[] = {"accept_tpm_hash_algs",
+					     "accept_tpm_encryption_algs",
+					     "accept_tpm_signing_algs"};
+		gchar ***lists[] = {&options->accept_hash_algs,
+				    &options->accept_enc_algs,
+				    &options->accept_sign_algs};
+
+		for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
+			gchar ***list = lists[i];
+
+			if (!kl_config_has_option(self->config, KL_TENANT_SECTION, keys[i]))
+				continue;
+			g_clear_pointer(list, g_strfreev);
+			if (!kl_config_get_list(self->config,
+						KL_TENANT_SECTION,
+						keys[i],
+						list,
+						error))
+				return FALSE;
+		}
 	}
 	if (tpm_policy != NULL) {
 		g_autoptr(JsonObject) parsed =
