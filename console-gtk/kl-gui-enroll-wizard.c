@@ -64,6 +64,7 @@ struct _KlGuiEnrollWizard {
 
 	KlClient *client;
 	GCancellable *cancellable;
+	GVariant *package_options; /* EnrollAgent's, while the package is made */
 	GtkStringList *agents;
 	KlGuiPolicyChooser *runtime_chooser;
 	KlGuiPolicyChooser *mb_chooser;
@@ -539,13 +540,10 @@ kl_gui_enroll_wizard_progress_cb(KlClient *client,
 		kl_gui_enroll_wizard_add_step(self, step, message);
 }
 
+/* The end of a run: the agent's object path (taken), or why it failed. */
 static void
-kl_gui_enroll_wizard_enroll_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+kl_gui_enroll_wizard_finished(KlGuiEnrollWizard *self, gchar *path, const GError *error)
 {
-	g_autoptr(KlGuiEnrollWizard) self = user_data;
-	g_autoptr(GError) error = NULL;
-	g_autofree gchar *path = kl_client_enroll_agent_finish(KL_CLIENT(source), result, &error);
-
 	g_free(self->result);
 	if (path != NULL) {
 		self->status = KL_GUI_ENROLL_DONE;
@@ -564,11 +562,46 @@ kl_gui_enroll_wizard_enroll_cb(GObject *source, GAsyncResult *result, gpointer u
 	kl_gui_enroll_wizard_update_buttons(self);
 }
 
+static void
+kl_gui_enroll_wizard_enroll_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(KlGuiEnrollWizard) self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *path = kl_client_enroll_agent_finish(KL_CLIENT(source), result, &error);
+
+	kl_gui_enroll_wizard_finished(self, g_steal_pointer(&path), error);
+}
+
+static void
+kl_gui_enroll_wizard_package_cb(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(KlGuiEnrollWizard) self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KlTenantPackage) package = kl_tenant_package_new_finish(result, &error);
+	g_autoptr(GVariantDict) options = NULL;
+
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return;
+	if (package == NULL) {
+		kl_gui_enroll_wizard_finished(self, NULL, error);
+		return;
+	}
+	options = g_variant_dict_new(self->package_options);
+	kl_tenant_package_add_enroll_options(package, options);
+	kl_client_enroll_agent_bytes_async(self->client,
+					   g_variant_dict_end(options),
+					   package->zip,
+					   self->cancellable,
+					   kl_gui_enroll_wizard_enroll_cb,
+					   g_object_ref(self));
+}
+
 /* The certificate package keylime_tenant --cert would send (the agent's
- * certificate from the CA directory, made on first use); its metadata and
- * RevocationNotifier key go into @options for the verifier. */
-static GBytes *
-kl_gui_enroll_wizard_package(KlGuiEnrollWizard *self, GVariantDict *options, GError **error)
+ * certificate from the CA directory, made on first use), built in a worker
+ * thread; its metadata and RevocationNotifier key join @options, then
+ * EnrollAgent runs. */
+static void
+kl_gui_enroll_wizard_enroll_package(KlGuiEnrollWizard *self, GVariant *options)
 {
 	g_autofree gchar *ca_dir = g_file_get_path(self->payload_file);
 	g_autofree gchar *include = self->include_dir != NULL ? g_file_get_path(self->include_dir)
@@ -577,7 +610,6 @@ kl_gui_enroll_wizard_package(KlGuiEnrollWizard *self, GVariantDict *options, GEr
 		g_strsplit(gtk_editable_get_text(GTK_EDITABLE(self->actions_entry)), ",", -1);
 	g_autoptr(GStrvBuilder) named = g_strv_builder_new();
 	g_auto(GStrv) action_names = NULL;
-	g_autoptr(KlTenantPackage) package = NULL;
 
 	/* empty names (",," or an empty entry) are dropped */
 	for (guint i = 0; actions[i] != NULL; i++) {
@@ -586,16 +618,16 @@ kl_gui_enroll_wizard_package(KlGuiEnrollWizard *self, GVariantDict *options, GEr
 			g_strv_builder_add(named, actions[i]);
 	}
 	action_names = g_strv_builder_end(named);
-	package = kl_tenant_package_new(ca_dir,
-					self->enrolling_id,
-					include,
-					action_names[0] != NULL ? (const gchar *const *)action_names
-								: NULL,
-					error);
-	if (package == NULL)
-		return NULL;
-	kl_tenant_package_add_enroll_options(package, options);
-	return g_bytes_ref(package->zip);
+	g_clear_pointer(&self->package_options, g_variant_unref);
+	self->package_options = g_variant_ref_sink(options);
+	kl_tenant_package_new_async(ca_dir,
+				    self->enrolling_id,
+				    include,
+				    action_names[0] != NULL ? (const gchar *const *)action_names
+							    : NULL,
+				    self->cancellable,
+				    kl_gui_enroll_wizard_package_cb,
+				    g_object_ref(self));
 }
 
 /* The single-file payload, opened for EnrollAgent; -1 with @error. */
@@ -622,7 +654,6 @@ kl_gui_enroll_wizard_enroll(KlGuiEnrollWizard *self)
 	const gchar *runtime = kl_gui_policy_chooser_get_name(self->runtime_chooser);
 	const gchar *mb = kl_gui_policy_chooser_get_name(self->mb_chooser);
 	KlGuiPayloadKind payload = kl_gui_enroll_wizard_payload_kind(self);
-	g_autoptr(GBytes) package = NULL;
 	g_autoptr(GError) error = NULL;
 	int fd = -1;
 
@@ -644,22 +675,19 @@ kl_gui_enroll_wizard_enroll(KlGuiEnrollWizard *self)
 	g_ptr_array_set_size(self->steps, 0);
 	gtk_label_set_text(self->result_label, "");
 
-	if (payload == KL_GUI_PAYLOAD_PACKAGE)
-		package = kl_gui_enroll_wizard_package(self, &options, &error);
-	else if (payload == KL_GUI_PAYLOAD_FILE)
+	if (payload == KL_GUI_PAYLOAD_FILE)
 		fd = kl_gui_enroll_wizard_payload_file_fd(self, &error);
 	if (error != NULL) {
-		self->status = KL_GUI_ENROLL_FAILED;
-		g_free(self->result);
-		self->result = g_strdup(error->message);
-		gtk_label_set_text(self->result_label, error->message);
 		gtk_stack_set_visible_child_name(self->stack, "progress");
+		kl_gui_enroll_wizard_finished(self, NULL, error);
 		return;
 	}
 	self->status = KL_GUI_ENROLL_RUNNING;
 	gtk_label_set_text(self->result_label, _("Enrolling…"));
 	gtk_stack_set_visible_child_name(self->stack, "progress");
-	if (fd >= 0) {
+	if (payload == KL_GUI_PAYLOAD_PACKAGE) {
+		kl_gui_enroll_wizard_enroll_package(self, g_variant_dict_end(&options));
+	} else if (fd >= 0) {
 		/* the client duplicates the descriptor */
 		kl_client_enroll_agent_async(self->client,
 					     g_variant_dict_end(&options),
@@ -671,7 +699,7 @@ kl_gui_enroll_wizard_enroll(KlGuiEnrollWizard *self)
 	} else {
 		kl_client_enroll_agent_bytes_async(self->client,
 						   g_variant_dict_end(&options),
-						   package,
+						   NULL,
 						   self->cancellable,
 						   kl_gui_enroll_wizard_enroll_cb,
 						   g_object_ref(self));
@@ -774,6 +802,7 @@ kl_gui_enroll_wizard_finalize(GObject *object)
 	KlGuiEnrollWizard *self = KL_GUI_ENROLL_WIZARD(object);
 
 	g_clear_object(&self->cancellable);
+	g_clear_pointer(&self->package_options, g_variant_unref);
 	g_free(self->tpm_policy);
 	g_free(self->enrolling_id);
 	g_free(self->result);

@@ -63,7 +63,8 @@ struct _KlTuiEnrollView {
 	GVariant *record; /* the registrar's record of the chosen agent */
 	GPtrArray *progress;
 	gulong progress_id;
-	gchar *policy_name; /* the runtime policy enrolled with */
+	gchar *policy_name;	   /* the runtime policy enrolled with */
+	GVariant *package_options; /* EnrollAgent's, while the package is made */
 };
 
 static const gchar *kl_tui_enroll_labels[N_FIELDS] = {
@@ -132,6 +133,7 @@ kl_tui_view_enroll_free(KlTuiApp *app)
 	g_clear_pointer(&self->record, g_variant_unref);
 	g_ptr_array_unref(self->progress);
 	g_free(self->policy_name);
+	g_clear_pointer(&self->package_options, g_variant_unref);
 	g_clear_pointer(&app->enroll, g_free);
 }
 
@@ -428,26 +430,51 @@ kl_tui_enroll_done_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 	kl_tui_enroll_finish(app, error, path);
 }
 
-/* A certificate package for the agent; its metadata and RevocationNotifier
- * key go into @options.  NULL with @error. */
-static GBytes *
-kl_tui_enroll_package(KlTuiEnrollView *self, GVariantDict *options, GError **error)
+static void
+kl_tui_enroll_package_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	g_autoptr(KlTenantPackage) package = NULL;
+	KlTuiApp *app = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(KlTenantPackage) package = kl_tenant_package_new_finish(result, &error);
+	g_autoptr(GVariantDict) options = NULL;
+
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return;
+	if (package == NULL) {
+		kl_tui_enroll_finish(app, error, NULL);
+		return;
+	}
+	options = g_variant_dict_new(app->enroll->package_options);
+	kl_tenant_package_add_enroll_options(package, options);
+	kl_client_enroll_agent_bytes_async(app->client,
+					   g_variant_dict_end(options),
+					   package->zip,
+					   app->cancellable,
+					   kl_tui_enroll_done_cb,
+					   app);
+}
+
+/* A certificate package for the agent, made in a worker thread (the CA's
+ * keys take a while the first time); its metadata and RevocationNotifier
+ * key join @options, then EnrollAgent runs. */
+static void
+kl_tui_enroll_package(KlTuiApp *app, GVariant *options)
+{
+	KlTuiEnrollView *self = app->enroll;
 	g_auto(GStrv) actions = NULL;
 
 	if (self->values[FIELD_ACTIONS][0] != '\0')
 		actions = g_strsplit(self->values[FIELD_ACTIONS], ",", -1);
-	package = kl_tenant_package_new(
+	g_clear_pointer(&self->package_options, g_variant_unref);
+	self->package_options = g_variant_ref_sink(options);
+	kl_tenant_package_new_async(
 		self->values[FIELD_CA_DIR],
 		self->values[FIELD_AGENT],
 		self->values[FIELD_INCLUDE_DIR][0] != '\0' ? self->values[FIELD_INCLUDE_DIR] : NULL,
 		(const gchar *const *)actions,
-		error);
-	if (package == NULL)
-		return NULL;
-	kl_tenant_package_add_enroll_options(package, options);
-	return g_bytes_ref(package->zip);
+		app->cancellable,
+		kl_tui_enroll_package_cb,
+		app);
 }
 
 static void
@@ -455,7 +482,6 @@ kl_tui_enroll_call(KlTuiApp *app)
 {
 	KlTuiEnrollView *self = app->enroll;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GBytes) package = NULL;
 	g_auto(GVariantDict) options = G_VARIANT_DICT_INIT(NULL);
 	int fd = -1;
 
@@ -481,8 +507,8 @@ kl_tui_enroll_call(KlTuiApp *app)
 				    g_strerror(errno));
 		break;
 	case PAYLOAD_CERT_PACKAGE:
-		package = kl_tui_enroll_package(self, &options, &error);
-		break;
+		kl_tui_enroll_package(app, g_variant_dict_end(&options));
+		return;
 	default:
 		break;
 	}
@@ -502,7 +528,7 @@ kl_tui_enroll_call(KlTuiApp *app)
 	} else {
 		kl_client_enroll_agent_bytes_async(app->client,
 						   g_variant_dict_end(&options),
-						   package,
+						   NULL,
 						   app->cancellable,
 						   kl_tui_enroll_done_cb,
 						   app);

@@ -170,6 +170,55 @@ test_package_refused(void)
 	g_assert_nonnull(strstr(error->message, "action_list"));
 }
 
+static void
+got_result(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	*(GAsyncResult **)user_data = g_object_ref(result);
+}
+
+static GAsyncResult *
+wait_result(GAsyncResult **result)
+{
+	while (*result == NULL)
+		g_main_context_iteration(NULL, TRUE);
+	return *result;
+}
+
+/* The worker-thread form: the same package as the direct call (the
+ * certificate made by one is reused by the other), errors passed on. */
+static void
+test_package_async(void)
+{
+	g_autoptr(KlTestDir) dir = kl_test_dir_new();
+	g_autofree gchar *ca_dir = kl_test_dir_build(dir, "ca", NULL);
+	g_autoptr(KlTenantPackage) direct = NULL;
+	g_autoptr(KlTenantPackage) threaded = NULL;
+	g_autoptr(GAsyncResult) result = NULL;
+	g_autoptr(GError) error = NULL;
+	const gchar *actions[] = {"local_action_a", NULL};
+
+	kl_tenant_package_new_async(ca_dir,
+				    KL_TEST_AGENT_ID,
+				    NULL,
+				    actions,
+				    NULL,
+				    got_result,
+				    &result);
+	threaded = kl_tenant_package_new_finish(wait_result(&result), &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(threaded);
+	g_assert_cmpuint(g_bytes_get_size(threaded->zip), >, 0);
+	direct = kl_tenant_package_new(ca_dir, KL_TEST_AGENT_ID, NULL, actions, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(threaded->metadata, ==, direct->metadata);
+	g_assert_cmpstr(threaded->revocation_key, ==, direct->revocation_key);
+	g_clear_object(&result);
+
+	kl_tenant_package_new_async(ca_dir, "../escape", NULL, NULL, NULL, got_result, &result);
+	g_assert_null(kl_tenant_package_new_finish(wait_result(&result), &error));
+	g_assert_nonnull(error);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -177,5 +226,6 @@ main(int argc, char **argv)
 	g_test_add_func("/tenant-package/contents", test_package_contents);
 	g_test_add_func("/tenant-package/reuses-cert", test_package_reuses_cert);
 	g_test_add_func("/tenant-package/refused", test_package_refused);
+	g_test_add_func("/tenant-package/async", test_package_async);
 	return g_test_run();
 }

@@ -178,6 +178,74 @@ kl_tenant_package_new(const gchar *ca_dir,
 	return g_steal_pointer(&package);
 }
 
+typedef struct {
+	gchar *ca_dir;
+	gchar *agent_id;
+	gchar *include_dir;
+	GStrv revocation_actions;
+} KlTenantPackageRequest;
+
+static void
+kl_tenant_package_request_free(KlTenantPackageRequest *request)
+{
+	g_free(request->ca_dir);
+	g_free(request->agent_id);
+	g_free(request->include_dir);
+	g_strfreev(request->revocation_actions);
+	g_free(request);
+}
+
+static void
+kl_tenant_package_thread(GTask *task,
+			 gpointer source_object,
+			 gpointer task_data,
+			 GCancellable *cancellable)
+{
+	KlTenantPackageRequest *request = task_data;
+	GError *error = NULL;
+	KlTenantPackage *package =
+		kl_tenant_package_new(request->ca_dir,
+				      request->agent_id,
+				      request->include_dir,
+				      (const gchar *const *)request->revocation_actions,
+				      &error);
+
+	if (package == NULL)
+		g_task_return_error(task, error);
+	else
+		g_task_return_pointer(task, package, (GDestroyNotify)kl_tenant_package_free);
+}
+
+void
+kl_tenant_package_new_async(const gchar *ca_dir,
+			    const gchar *agent_id,
+			    const gchar *include_dir,
+			    const gchar *const *revocation_actions,
+			    GCancellable *cancellable,
+			    GAsyncReadyCallback callback,
+			    gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new(NULL, cancellable, callback, user_data);
+	KlTenantPackageRequest *request = g_new0(KlTenantPackageRequest, 1);
+
+	request->ca_dir = g_strdup(ca_dir);
+	request->agent_id = g_strdup(agent_id);
+	request->include_dir = g_strdup(include_dir);
+	request->revocation_actions = g_strdupv((gchar **)revocation_actions);
+	g_task_set_source_tag(task, kl_tenant_package_new_async);
+	g_task_set_task_data(task, request, (GDestroyNotify)kl_tenant_package_request_free);
+	g_task_run_in_thread(task, kl_tenant_package_thread);
+}
+
+KlTenantPackage *
+kl_tenant_package_new_finish(GAsyncResult *result, GError **error)
+{
+	g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
+	g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) == kl_tenant_package_new_async,
+			     NULL);
+	return g_task_propagate_pointer(G_TASK(result), error);
+}
+
 void
 kl_tenant_package_add_enroll_options(const KlTenantPackage *self, GVariantDict *options)
 {

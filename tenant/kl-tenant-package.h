@@ -12,7 +12,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -33,5 +33,16 @@ void kl_tenant_package_free(KlTenantPackage *self);
  * consoles'): cert_package, metadata and revocation_key. */
 void kl_tenant_package_add_enroll_options(const KlTenantPackage *self, GVariantDict *options);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(KlTenantPackage, kl_tenant_package_free)
+
+/* kl_tenant_package_new() in a worker thread, for main loops that must
+ * not stall while the CA makes its RSA keys and the files are read. */
+void kl_tenant_package_new_async(const gchar *ca_dir,
+				 const gchar *agent_id,
+				 const gchar *include_dir /* nullable */,
+				 const gchar *const *revocation_actions /* nullable */,
+				 GCancellable *cancellable,
+				 GAsyncReadyCallback callback,
+				 gpointer user_data);
+KlTenantPackage *kl_tenant_package_new_finish(GAsyncResult *result, GError **error);
 
 G_END_DECLS
